@@ -1,0 +1,170 @@
+"""Softmax cross-entropy: the derivation's equations, stated once.
+
+Notation (rows are samples, the transpose of the derivation's column layout):
+
+- ``X`` of shape (n, d): the data, dense or scipy sparse, never copied here;
+- ``W`` of shape (K, d) and ``b`` of shape (K,): the coefficients and intercepts,
+  stored together as one parameter array ``P`` of shape (K, d + 1) when an
+  intercept is fitted (``W = P[:, :d]``, ``b = P[:, d]``) and (K, d) otherwise;
+- ``Y`` of shape (n, K): the one-hot labels, ``Y[i, k] = 1`` iff sample i is
+  of class k;
+- ``w`` of shape (n,): the sample weights divided by their total, so that a
+  weighted mean is a plain sum.
+
+The model and its training loss::
+
+    Z = X W^T + b                                   logits, (n, K)
+    S = softmax(Z), S[i, k] = exp(Z[i, k]) / sum_j exp(Z[i, j])
+    CE_i = -sum_k Y[i, k] log S[i, k] = logsumexp(Z[i]) - sum_k Y[i, k] Z[i, k]
+    J(W, b) = sum_i w_i CE_i + alpha * R(W)         R: see ``_penalties.py``
+
+The hand-derived gradients of the data term (``derivation.md``: the derivation's
+``-(1/N) (L - S) X^T`` with the mean replaced by a weighted mean)::
+
+    G = (S - Y) * w[:, None]                        (n, K)
+    grad_W = G^T X = (X^T G)^T                      (K, d)
+    grad_b = sum_i G[i]                             (K,)
+
+Softmax and log-softmax subtract the row maximum before exponentiating, so that
+no logit, however large, overflows, and ``log S`` is computed as ``Z - logsumexp``,
+never as ``log`` of a rounded-to-zero probability.
+
+Everything here is written against an array namespace ``xp`` (numpy, or an
+array-API library such as torch or cupy) and touches ``X`` only through
+``X @ W.T`` and ``X.T @ G``, so scipy sparse matrices go through the same code.
+Nothing here knows about class labels, sample weights' origin or estimators.
+"""
+
+from ._penalties import ElasticNet
+
+
+def softmax(Z, xp):
+    """Row-wise softmax of ``Z`` of shape (n, K), computed stably."""
+    E = xp.exp(Z - xp.max(Z, axis=1, keepdims=True))
+    return E / xp.sum(E, axis=1, keepdims=True)
+
+
+def log_softmax(Z, xp):
+    """Row-wise log-softmax of ``Z``: ``Z - logsumexp(Z)``, computed stably."""
+    Z = Z - xp.max(Z, axis=1, keepdims=True)
+    return Z - xp.log(xp.sum(xp.exp(Z), axis=1, keepdims=True))
+
+
+def logits(X, W, b):
+    """``Z = X W^T + b`` of shape (n, K); ``b`` may be None (no intercept)."""
+    Z = X @ W.T
+    return Z if b is None else Z + b
+
+
+def cross_entropy(W, b, X, Y, w, xp):
+    """Weighted cross-entropy ``sum_i w_i CE_i`` (a forward pass only)."""
+    Z = logits(X, W, b)
+    Z = Z - xp.max(Z, axis=1, keepdims=True)
+    lse = xp.log(xp.sum(xp.exp(Z), axis=1))
+    return float(xp.sum(w * (lse - xp.sum(Y * Z, axis=1))))
+
+
+def cross_entropy_gradient(W, b, X, Y, w, xp):
+    """Weighted cross-entropy and its hand-derived gradients.
+
+    Returns
+    -------
+    value : float
+        ``sum_i w_i CE_i``.
+    grad_W : array of shape (K, d)
+        ``G^T X`` with ``G = (S - Y) * w[:, None]``.
+    grad_b : array of shape (K,) or None
+        ``sum_i G[i]``; None when ``b`` is None.
+    """
+    Z = logits(X, W, b)
+    # Shifting each row by its maximum changes neither S nor CE (both are
+    # invariant to adding a constant to a row of Z) and keeps exp() finite.
+    Z = Z - xp.max(Z, axis=1, keepdims=True)
+    E = xp.exp(Z)
+    sum_E = xp.sum(E, axis=1)
+    # CE_i = logsumexp(Z_i) - sum_k Y_ik Z_ik, using sum_k Y_ik = 1.
+    value = float(xp.sum(w * (xp.log(sum_E) - xp.sum(Y * Z, axis=1))))
+    G = (E / sum_E[:, None] - Y) * w[:, None]
+    grad_W = (X.T @ G).T
+    grad_b = None if b is None else xp.sum(G, axis=0)
+    return value, grad_W, grad_b
+
+
+class SoftmaxObjective:
+    """The training objective ``J`` on fixed data, as a function of ``P``.
+
+    ``J = f + g`` with ``f`` smooth (cross-entropy and the L2 part of the
+    penalty) and ``g`` the L1 part, handled by its proximal operator.
+    The solvers in ``_solvers.py`` see only this interface.
+
+    Parameters
+    ----------
+    X : {array, sparse matrix} of shape (n, d)
+    Y : array of shape (n, K)
+        One-hot labels, in the dtype of ``X``.
+    w : array of shape (n,)
+        Sample weights divided by their total (non-negative, summing to 1 for
+        the full-data objective).
+    alpha, l1_ratio : float
+        Penalty strength and elastic-net mixing, see ``ElasticNet``.
+    fit_intercept : bool
+    xp : array namespace
+    """
+
+    def __init__(self, X, Y, w, alpha, l1_ratio, fit_intercept, xp):
+        self.X, self.Y, self.w, self.xp = X, Y, w, xp
+        self.fit_intercept = fit_intercept
+        self.n_features = X.shape[1]
+        self.penalty = ElasticNet(alpha, l1_ratio, xp)
+
+    def split(self, P):
+        """Views ``(W, b)`` of the parameter array ``P`` (``b`` None if no intercept)."""
+        d = self.n_features
+        return P[:, :d], (P[:, d] if self.fit_intercept else None)
+
+    def _join(self, grad_W, grad_b):
+        if grad_b is None:
+            return grad_W
+        return self.xp.concat([grad_W, grad_b[:, None]], axis=1)
+
+    def smooth_value(self, P):
+        """``f(P)``: cross-entropy plus the L2 part of the penalty."""
+        W, b = self.split(P)
+        data = cross_entropy(W, b, self.X, self.Y, self.w, self.xp)
+        return data + self.penalty.smooth_value(W)
+
+    def smooth_value_and_gradient(self, P):
+        """``f(P)`` and its gradient, an array shaped like ``P``."""
+        W, b = self.split(P)
+        data, grad_W, grad_b = cross_entropy_gradient(
+            W, b, self.X, self.Y, self.w, self.xp
+        )
+        grad_W = grad_W + self.penalty.smooth_gradient(W)
+        return data + self.penalty.smooth_value(W), self._join(grad_W, grad_b)
+
+    def nonsmooth_value(self, P):
+        """``g(P)``: the L1 part of the penalty (0 when ``l1_ratio == 0``)."""
+        return self.penalty.nonsmooth_value(self.split(P)[0])
+
+    @property
+    def is_smooth(self):
+        return self.penalty.is_smooth
+
+    def prox(self, P, step):
+        """Proximal step of ``step * g`` on ``P`` (the intercepts are untouched)."""
+        if self.is_smooth:
+            return P
+        W, b = self.split(P)
+        return self._join(self.penalty.prox(W, step), b)
+
+    def optimality(self, P, grad):
+        """Max-norm of the minimal-norm subgradient of ``J`` at ``P``.
+
+        ``grad`` is the gradient of ``f`` at ``P``. Zero exactly at the optimum.
+        """
+        if self.is_smooth:
+            return float(self.xp.max(self.xp.abs(grad)))
+        W, b = self.split(P)
+        grad_W, grad_b = self.split(grad)
+        sub_W = self.penalty.min_norm_subgradient(W, grad_W)
+        return float(self.xp.max(self.xp.abs(self._join(sub_W, grad_b))))

@@ -1,0 +1,111 @@
+"""Step rules with explicit state, in the style of scikit-learn's
+``sklearn/neural_network/_stochastic_optimizers.py``.
+
+Each class holds the state of one rule and nothing else; the loops that use
+them live in ``_solvers.py``. Parameters are arrays of any shape in the array
+namespace ``xp``; inner products are ``sum(a * b)`` over all entries.
+"""
+
+import math
+
+
+def _dot(a, b, xp):
+    return float(xp.sum(a * b))
+
+
+class LBFGSDirection:
+    """Limited-memory BFGS: the two-loop recursion over the last ``memory`` pairs.
+
+    ``direction(g)`` returns ``-H g`` where ``H`` is the L-BFGS approximation of
+    the inverse Hessian built from the pairs ``s = P_new - P``,
+    ``y = grad_new - grad`` given to ``update``. Built on the hand-derived
+    gradient only: no second derivative is ever computed.
+    """
+
+    def __init__(self, memory, xp):
+        self.memory = memory
+        self.xp = xp
+        self.pairs = []  # (s, y, 1 / <s, y>), oldest first
+
+    def reset(self):
+        self.pairs = []
+
+    def update(self, s, y):
+        """Store a pair; skipped when the curvature ``<s, y>`` is not safely positive."""
+        sy = _dot(s, y, self.xp)
+        if sy <= 1e-10 * math.sqrt(_dot(s, s, self.xp) * _dot(y, y, self.xp)):
+            return
+        self.pairs.append((s, y, 1.0 / sy))
+        if len(self.pairs) > self.memory:
+            self.pairs.pop(0)
+
+    def direction(self, g):
+        xp = self.xp
+        if not self.pairs:
+            return -g
+        q = g
+        coefs = []
+        for s, y, rho in reversed(self.pairs):
+            a = rho * _dot(s, q, xp)
+            q = q - a * y
+            coefs.append(a)
+        s, y, rho = self.pairs[-1]
+        r = q * (1.0 / (rho * _dot(y, y, xp)))  # initial scaling <s, y> / <y, y>
+        for (s, y, rho), a in zip(self.pairs, reversed(coefs), strict=True):
+            r = r + (a - rho * _dot(y, r, xp)) * s
+        return -r
+
+
+class NesterovMomentum:
+    """FISTA's momentum sequence with adaptive (gradient) restart.
+
+    O'Donoghue & Candes (2015): the momentum is reset whenever the last step
+    and the momentum direction disagree, which removes the oscillations of
+    accelerated gradient on strongly convex problems such as an L2-penalized
+    softmax regression.
+    """
+
+    def __init__(self, xp):
+        self.xp = xp
+        self.t = 1.0
+        self.n_restarts = 0
+
+    def extrapolate(self, P_new, P_old, Y_old):
+        """Next extrapolation point from the new iterate and the previous one.
+
+        ``Y_old`` is the point where the last gradient step started: when
+        ``<Y_old - P_new, P_new - P_old> > 0`` the step went against the momentum
+        and the sequence restarts.
+        """
+        xp = self.xp
+        step = P_new - P_old
+        if _dot(Y_old - P_new, step, xp) > 0:
+            self.t = 1.0
+            self.n_restarts += 1
+            return P_new
+        t_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * self.t * self.t))
+        beta = (self.t - 1.0) / t_new
+        self.t = t_new
+        return P_new + beta * step
+
+
+class BacktrackingLipschitz:
+    """An estimate ``L`` of the Lipschitz constant of the smooth gradient.
+
+    The step is ``1 / L``. ``L`` is doubled until the quadratic upper bound
+    holds at the candidate point (the sufficient-decrease test of proximal
+    gradient) and relaxed by ``decrease`` before each iteration, so that the
+    step follows the local curvature rather than a global worst-case bound
+    that would cost extra passes over the data to compute.
+    """
+
+    def __init__(self, L0=1.0, increase=2.0, decrease=0.9):
+        self.L = L0
+        self.increase = increase
+        self.decrease = decrease
+
+    def relax(self):
+        self.L *= self.decrease
+
+    def reject(self):
+        self.L *= self.increase

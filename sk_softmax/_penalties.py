@@ -1,0 +1,58 @@
+"""Penalties on the coefficients ``W`` (never on the intercepts).
+
+The elastic net of ``DESIGN.md``::
+
+    alpha * R(W) = alpha * ((1 - l1_ratio) / 2 * ||W||_F^2 + l1_ratio * ||W||_1)
+
+Its smooth (L2) part enters the gradient; its L1 part is handled by the proximal
+operator, soft-thresholding, never by a subgradient step.
+"""
+
+
+class ElasticNet:
+    """Elastic-net penalty ``alpha * R(W)``, split into smooth and L1 parts.
+
+    Parameters
+    ----------
+    alpha : float
+        Overall strength, >= 0.
+    l1_ratio : float
+        Share of the L1 part, in [0, 1]; 0 is a pure L2 (ridge) penalty.
+    xp : array namespace
+    """
+
+    def __init__(self, alpha, l1_ratio, xp):
+        self.l2 = alpha * (1.0 - l1_ratio)
+        self.l1 = alpha * l1_ratio
+        self.xp = xp
+
+    @property
+    def is_smooth(self):
+        return self.l1 == 0.0
+
+    def smooth_value(self, W):
+        """``alpha * (1 - l1_ratio) / 2 * ||W||_F^2``."""
+        if self.l2 == 0.0:
+            return 0.0
+        return 0.5 * self.l2 * float(self.xp.sum(W * W))
+
+    def smooth_gradient(self, W):
+        """``alpha * (1 - l1_ratio) * W``."""
+        return self.l2 * W
+
+    def nonsmooth_value(self, W):
+        """``alpha * l1_ratio * ||W||_1``."""
+        if self.l1 == 0.0:
+            return 0.0
+        return self.l1 * float(self.xp.sum(self.xp.abs(W)))
+
+    def prox(self, W, step):
+        """Soft-thresholding: argmin_V ||V - W||^2 / (2 step) + l1 * ||V||_1."""
+        xp = self.xp
+        return xp.sign(W) * xp.maximum(xp.abs(W) - step * self.l1, 0.0)
+
+    def min_norm_subgradient(self, W, grad_W):
+        """Smallest element of ``grad_W + l1 * d||W||_1`` (zero at the optimum)."""
+        xp = self.xp
+        shrunk = xp.sign(grad_W) * xp.maximum(xp.abs(grad_W) - self.l1, 0.0)
+        return xp.where(W != 0, grad_W + self.l1 * xp.sign(W), shrunk)

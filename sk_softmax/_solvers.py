@@ -1,0 +1,159 @@
+"""Full-batch loops minimising a ``SoftmaxObjective``.
+
+Every solver has the same signature and contract:
+
+``solver(objective, P, *, max_iter, tol, scale, report, **options)``
+
+- ``P`` is the starting point (it is not modified);
+- each iteration makes at least one pass over the data, then calls
+  ``report(iteration, J, P, optimality)`` with the objective ``J`` and the
+  optimality measure at the new iterate; a true return value stops the loop
+  (a callback's stop request, early stopping);
+- the loop stops when ``optimality <= tol * scale``, where ``optimality`` is
+  the max-norm of the minimal-norm subgradient (``objective.optimality``) and
+  ``scale`` the same measure at ``P = 0`` (None: taken at the start point,
+  which is ``P = 0`` for a fresh fit). The criterion is scale-free: it does
+  not change when the data or the loss are multiplied by a constant;
+- it returns ``(P, n_iter, status)``, ``status`` being ``"converged"``,
+  ``"max_iter"``, ``"stopped"`` (by ``report``) or ``"precision"`` (no step
+  decreases the objective in floating point before ``tol`` is met).
+"""
+
+import math
+
+
+def _finfo_eps(P, xp):
+    return float(xp.finfo(P.dtype).eps)
+
+
+def _norm1(a, xp):
+    return float(xp.sum(xp.abs(a)))
+
+
+def gradient_descent(objective, P, *, learning_rate, max_iter, tol, scale, report):
+    """The derivation's update with a constant step ``eta = learning_rate``.
+
+    ``P <- P - eta * grad`` (followed by the proximal step of the L1 part, if any).
+    """
+    f, g = objective.smooth_value_and_gradient(P)
+    opt = objective.optimality(P, g)
+    scale = opt if scale is None else scale
+    if opt <= tol * scale:
+        return P, 0, "converged"
+    for it in range(1, max_iter + 1):
+        P = objective.prox(P - learning_rate * g, learning_rate)
+        f, g = objective.smooth_value_and_gradient(P)
+        opt = objective.optimality(P, g)
+        stop = report(it, f + objective.nonsmooth_value(P), P, opt)
+        if opt <= tol * scale:
+            return P, it, "converged"
+        if stop:
+            break
+    return P, it, ("stopped" if stop else "max_iter")
+
+
+def accelerated_gradient(objective, P, *, max_iter, tol, scale, report):
+    """FISTA: proximal gradient with Nesterov momentum, adaptive restart and a
+    backtracking step size ``1 / L`` (no learning rate to choose).
+
+    Each iteration costs one pass for the gradient at the extrapolated point
+    and one forward pass per trial of the step.
+    """
+    from ._optimizers import BacktrackingLipschitz, NesterovMomentum
+
+    xp = objective.xp
+    momentum = NesterovMomentum(xp)
+    lipschitz = BacktrackingLipschitz()
+    Y = P
+    f_Y, g_Y = objective.smooth_value_and_gradient(Y)
+    opt = objective.optimality(P, g_Y)
+    scale = opt if scale is None else scale
+    if opt <= tol * scale:
+        return P, 0, "converged"
+    eps = _finfo_eps(P, xp)
+    for it in range(1, max_iter + 1):
+        lipschitz.relax()
+        for _ in range(60):
+            step = 1.0 / lipschitz.L
+            P_new = objective.prox(Y - step * g_Y, step)
+            D = P_new - Y
+            f_new = objective.smooth_value(P_new)
+            bound = (
+                f_Y + float(xp.sum(g_Y * D)) + 0.5 * lipschitz.L * float(xp.sum(D * D))
+            )
+            if f_new <= bound + 16 * eps * abs(f_Y):
+                break
+            lipschitz.reject()
+        # The gradient mapping L * (Y - P_new) is the proximal gradient at Y:
+        # zero exactly at the optimum, and the plain gradient when L1 is off.
+        opt = lipschitz.L * float(xp.max(xp.abs(D)))
+        J = f_new + objective.nonsmooth_value(P_new)
+        stop = report(it, J, P_new, opt)
+        if opt <= tol * scale:
+            return P_new, it, "converged"
+        Y_next = momentum.extrapolate(P_new, P, Y)
+        P, Y = P_new, Y_next
+        if stop:
+            break
+        f_Y, g_Y = objective.smooth_value_and_gradient(Y)
+    return P, it, ("stopped" if stop else "max_iter")
+
+
+def lbfgs(objective, P, *, max_iter, tol, scale, report, memory=10):
+    """L-BFGS on the smooth objective (L2 penalty only), with a backtracking
+    Armijo line search; the hand-derived gradient is its only input.
+
+    Near the optimum, objective values stop being distinguishable in floating
+    point before gradients do; a step that leaves ``J`` unchanged to rounding
+    but reduces the gradient is then accepted, as in scikit-learn's
+    ``_newton_solver``.
+    """
+    from ._optimizers import LBFGSDirection
+
+    if not objective.is_smooth:
+        raise ValueError("lbfgs handles smooth objectives only (l1_ratio == 0).")
+    xp = objective.xp
+    eps = _finfo_eps(P, xp)
+    f, g = objective.smooth_value_and_gradient(P)
+    opt = objective.optimality(P, g)
+    scale = opt if scale is None else scale
+    if opt <= tol * scale:
+        return P, 0, "converged"
+    directions = LBFGSDirection(memory, xp)
+    it = 0
+    for it in range(1, max_iter + 1):
+        d = directions.direction(g)
+        gd = float(xp.sum(g * d))
+        if not gd < 0:  # lost descent to rounding: fall back to steepest descent
+            directions.reset()
+            d, gd = -g, -float(xp.sum(g * g))
+        # Without curvature pairs, a first step of unit length.
+        t = 1.0 if directions.pairs else 1.0 / math.sqrt(-gd)
+        for _ in range(40):
+            P_new = P + t * d
+            f_new, g_new = objective.smooth_value_and_gradient(P_new)
+            if f_new <= f + 1e-4 * t * gd:
+                break
+            if abs(f_new - f) <= 16 * eps * abs(f) and _norm1(g_new, xp) < _norm1(
+                g, xp
+            ):
+                break
+            t *= 0.5
+        else:  # no decrease possible in floating point: as close as it gets
+            return P, it - 1, "precision"
+        directions.update(P_new - P, g_new - g)
+        P, f, g = P_new, f_new, g_new
+        opt = objective.optimality(P, g)
+        stop = report(it, f, P, opt)
+        if opt <= tol * scale:
+            return P, it, "converged"
+        if stop:
+            break
+    return P, it, ("stopped" if stop else "max_iter")
+
+
+SOLVERS = {
+    "gd": gradient_descent,
+    "agd": accelerated_gradient,
+    "lbfgs": lbfgs,
+}
