@@ -1,29 +1,53 @@
 """SoftmaxGDClassifier: validation, labels, weights, warm start and reporting
 around the math of ``_loss.py`` and the loops of ``_solvers.py``."""
 
+import copy
 import time
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
+from sklearn.callback import CallbackSupportMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearClassifierMixin
-from sklearn.utils import compute_class_weight
+from sklearn.model_selection import StratifiedShuffleSplit
+from sklearn.utils import check_random_state, compute_class_weight
 from sklearn.utils._array_api import get_namespace
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
     validate_data,
 )
 
-from ._loss import SoftmaxObjective, log_softmax, softmax
-from ._solvers import SOLVERS
+from ._loss import SoftmaxObjective, log_softmax, logits, softmax
+from ._optimizers import StepSchedule
+from ._solvers import SOLVERS, stochastic_gradient
+
+_CALLBACK_KEYS = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")
 
 
-class SoftmaxGDClassifier(LinearClassifierMixin, BaseEstimator):
+class _Plateau:
+    """Best score so far (higher is better), its model, and the number of
+    consecutive epochs without improvement, as in scikit-learn's MLP."""
+
+    def __init__(self):
+        self.best = -np.inf
+        self.best_P = None
+        self.count = 0
+
+    def update(self, score, P, margin):
+        """Record an epoch's score; it improves if it beats the best by ``margin``."""
+        improved = self.best == -np.inf or score >= self.best + margin
+        if score > self.best:
+            self.best, self.best_P = score, P
+        self.count = 0 if improved else self.count + 1
+        return improved
+
+
+class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstimator):
     """Multinomial logistic (softmax) regression trained by gradient descent.
 
     Minimises the weighted mean cross-entropy of the softmax model plus an
@@ -132,12 +156,18 @@ class SoftmaxGDClassifier(LinearClassifierMixin, BaseEstimator):
         "alpha": [Interval(Real, 0, None, closed="left")],
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "fit_intercept": ["boolean"],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "learning_rate": [
-            StrOptions({"auto"}),
+            StrOptions({"auto", "constant", "invscaling", "adaptive"}),
             Interval(Real, 0, None, closed="neither"),
         ],
+        "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "shuffle": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
@@ -150,9 +180,15 @@ class SoftmaxGDClassifier(LinearClassifierMixin, BaseEstimator):
         *,
         l1_ratio=0.0,
         fit_intercept=True,
+        batch_size=None,
         learning_rate="auto",
+        power_t=0.5,
         max_iter=200,
         tol=1e-4,
+        shuffle=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
         class_weight=None,
         warm_start=False,
         verbose=0,
@@ -161,9 +197,15 @@ class SoftmaxGDClassifier(LinearClassifierMixin, BaseEstimator):
         self.alpha = alpha
         self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
+        self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.power_t = power_t
         self.max_iter = max_iter
         self.tol = tol
+        self.shuffle = shuffle
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.class_weight = class_weight
         self.warm_start = warm_start
         self.verbose = verbose
@@ -173,7 +215,7 @@ class SoftmaxGDClassifier(LinearClassifierMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
-        """Fit the model by full-batch gradient descent.
+        """Fit the model: ``max_iter`` iterations (epochs) at most.
 
         Parameters
         ----------
@@ -192,104 +234,277 @@ class SoftmaxGDClassifier(LinearClassifierMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
+        return self._atomic(
+            self._partial_fit, X, y, sample_weight, classes=None, incremental=False
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch of mini-batch gradient descent over the given data.
+
+        The model continues from its current state (including the step-size
+        schedule); early stopping does not apply.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A chunk of training data.
+
+        y : array-like of shape (n_samples,)
+            Its labels, all of them in ``classes``.
+
+        classes : array-like of shape (n_classes,), default=None
+            All the classes; required on the first call, optional (and checked
+            against ``classes_``) afterwards.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of this chunk's samples.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._atomic(
+            self._partial_fit, X, y, sample_weight, classes=classes, incremental=True
+        )
+
+    def _atomic(self, method, *args, **kwargs):
+        """Run ``method``; if it raises, restore the estimator as it was."""
         state = dict(self.__dict__)
         try:
-            return self._fit(X, y, sample_weight)
+            return method(*args, **kwargs)
         except BaseException:
-            # A fit that raises leaves the previous model exactly as it was.
+            # Keep the callback bookkeeping that _fit_context still has to tear down.
+            kept = {k: v for k, v in self.__dict__.items() if k in _CALLBACK_KEYS}
             self.__dict__.clear()
             self.__dict__.update(state)
+            self.__dict__.update(kept)
             raise
 
-    def _fit(self, X, y, sample_weight):
+    def _check_classes(self, y, classes, incremental, continuing):
+        """The classes of this fit, checked against ``y`` and the current model."""
+        if not incremental:
+            classes = np.unique(y)
+            if classes.shape[0] < 2:
+                raise ValueError(
+                    "This solver needs samples of at least 2 classes in the data, "
+                    f"but the data contains only one class: {classes[0]!r}"
+                )
+            if continuing and not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as "
+                    f"in the previous call to fit. Previous classes: {self.classes_}, "
+                    f"`y`'s classes: {classes}"
+                )
+            return classes
+        if not continuing:
+            if classes is None:
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit."
+                )
+            classes = unique_labels(classes)
+            if classes.shape[0] < 2:
+                raise ValueError(
+                    f"partial_fit needs at least 2 classes, got {classes!r}"
+                )
+        else:
+            if classes is not None and not np.array_equal(
+                unique_labels(classes), self.classes_
+            ):
+                raise ValueError(
+                    f"`classes={classes!r}` is not the same as on the first call to "
+                    f"partial_fit, was: {self.classes_!r}"
+                )
+            classes = self.classes_
+        unknown = np.setdiff1d(np.unique(y), classes)
+        if unknown.size:
+            raise ValueError(
+                f"`y` has classes not in `self.classes_`: {unknown!r}; "
+                f"`self.classes_` is {classes!r}."
+            )
+        return classes
+
+    def _partial_fit(self, X, y, sample_weight, *, classes, incremental):
+        """The one path of ``fit`` (``incremental=False``) and ``partial_fit``."""
+        continuing = hasattr(self, "coef_") and (incremental or self.warm_start)
         xp, _ = get_namespace(X)
-        first_fit = not (self.warm_start and hasattr(self, "coef_"))
         X, y = validate_data(
             self,
             X,
             y,
             accept_sparse=["csr", "csc"],
             dtype=[np.float64, np.float32],
-            reset=first_fit,
+            reset=not continuing,
         )
         check_classification_targets(y)
-        classes, y_index = np.unique(y, return_inverse=True)
-        if classes.shape[0] < 2:
-            raise ValueError(
-                "This solver needs samples of at least 2 classes in the data, but "
-                f"the data contains only one class: {classes[0]!r}"
-            )
-        if not first_fit and not np.array_equal(classes, self.classes_):
-            raise ValueError(
-                "warm_start can only be used where `y` has the same classes as in "
-                f"the previous call to fit. Previous classes: {self.classes_}, "
-                f"`y`'s classes: {classes}"
-            )
+        classes = self._check_classes(y, classes, incremental, continuing)
+        y_index = np.searchsorted(classes, y)
+        n_samples, n_classes = X.shape[0], classes.shape[0]
+        max_iter = 1 if incremental else self.max_iter
+        rng = check_random_state(self.random_state)
+
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=X.dtype, ensure_non_negative=True
         )
+        s = sample_weight
         if self.class_weight is not None:
+            if incremental and self.class_weight == "balanced":
+                raise ValueError(
+                    "class_weight 'balanced' is not supported for partial_fit: the "
+                    "class frequencies of one chunk are not those of the data. Use "
+                    "compute_class_weight('balanced', classes=classes, y=y) on a "
+                    "large enough sample of the targets and pass the result as "
+                    "class_weight."
+                )
             class_weight = compute_class_weight(
                 self.class_weight, classes=classes, y=y, sample_weight=sample_weight
             )
-            sample_weight = sample_weight * class_weight.astype(X.dtype)[y_index]
-        n_classes = classes.shape[0]
-        Y = np.zeros((X.shape[0], n_classes), dtype=X.dtype)
-        Y[np.arange(X.shape[0]), y_index] = 1.0
+            s = s * class_weight.astype(X.dtype)[y_index]
+
+        early_stopping = self.early_stopping and not incremental
+        if early_stopping:
+            train_rows, val_rows = next(
+                StratifiedShuffleSplit(
+                    test_size=self.validation_fraction, random_state=rng
+                ).split(np.zeros((n_samples, 1)), y_index)
+            )
+            train_rows.sort()
+            s = s.copy() if s is sample_weight else s
+            s[val_rows] = 0.0  # the validation rows leave the objective, X stays
+        else:
+            train_rows, val_rows = np.arange(n_samples), None
+        total = float(s.sum())
+        if not total > 0:
+            raise ValueError(
+                "The weights of the training samples (sample_weight times "
+                "class_weight) sum to zero."
+            )
+        Y = np.zeros((n_samples, n_classes), dtype=X.dtype)
+        Y[np.arange(n_samples), y_index] = 1.0
         objective = SoftmaxObjective(
-            X,
-            Y,
-            sample_weight / sample_weight.sum(),
-            self.alpha,
-            self.l1_ratio,
-            self.fit_intercept,
-            xp,
+            X, Y, s / total, self.alpha, self.l1_ratio, self.fit_intercept, xp
         )
 
         shape = (n_classes, X.shape[1] + int(self.fit_intercept))
         zeros = xp.zeros(shape, dtype=X.dtype)
-        if first_fit:
-            P, scale = zeros, None
-        else:
-            P = self._parameters(n_classes, X.dtype, xp)
-            scale = objective.optimality(
-                zeros, objective.smooth_value_and_gradient(zeros)[1]
-            )
+        P = self._parameters(n_classes, X.dtype, xp) if continuing else zeros
 
-        loss_curve = []
+        learning_rate = self.learning_rate
+        stochastic = (
+            incremental
+            or self.batch_size is not None
+            or learning_rate in ("constant", "invscaling", "adaptive")
+        )
+        schedule = plateau = None
+        if stochastic:
+            batch_size = min(self.batch_size or n_samples, train_rows.shape[0])
+            if incremental and continuing and hasattr(self, "_schedule"):
+                schedule = copy.copy(self._schedule)
+                plateau = copy.copy(self._plateau)
+            else:
+                if isinstance(learning_rate, str):
+                    kind = "adaptive" if learning_rate == "auto" else learning_rate
+                    eta0 = 1.0 / objective.smoothness(batch_size, rng)
+                else:
+                    kind, eta0 = "constant", float(learning_rate)
+                schedule = StepSchedule(kind, eta0, self.power_t)
+        if plateau is None:
+            plateau = _Plateau()
+
+        # ---- reporting: loss curve, early stopping, verbose, callbacks
+        callback_ctx = self._init_callback_context(max_subtasks=max_iter)
+        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+        callback_ctx.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
+        loss_curve, validation_scores = [], []
         start = time.perf_counter()
 
-        def report(iteration, value, P, optimality):
+        def report(iteration, value, P, optimality, step_size):
             loss_curve.append(value)
+            stop = False
+            message = f"-- Epoch {iteration}, loss = {value:.8f}"
+            if early_stopping:
+                score = self._validation_score(X, y_index, val_rows, sample_weight, P)
+                validation_scores.append(score)
+                plateau.update(score, P, margin=self.tol)
+                message += f", validation score = {score:.6f}"
+            elif stochastic:
+                # the training loss (in nats, so tol needs no scaling), as MLP's
+                plateau.update(-value, P, margin=self.tol)
+            if early_stopping or stochastic:
+                if plateau.count >= self.n_iter_no_change:
+                    plateau.count = 0
+                    # With learning_rate="auto", a validation plateau stops the fit
+                    # at once; a training-loss plateau first shrinks the step.
+                    auto_es = early_stopping and learning_rate == "auto"
+                    if schedule is not None and not auto_es and schedule.on_plateau():
+                        message += f"; no improvement, step size now {schedule.eta:.3e}"
+                    elif not incremental:
+                        stop = True
+                        message += "; no improvement, stopping"
+            if optimality is not None:
+                message += f", optimality = {optimality:.3e}"
             if self.verbose:
+                elapsed = time.perf_counter() - start
                 print(
-                    f"Iteration {iteration}, loss = {value:.8f}, "
-                    f"optimality = {optimality:.3e}, "
-                    f"time = {time.perf_counter() - start:.2f}s"
+                    f"{message}, step size = {step_size:.3e}, elapsed = {elapsed:.2f} s"
                 )
-            return False
+            epoch_ctx = callback_ctx.subcontext(task_name="epoch")
+            epoch_ctx.call_on_fit_task_begin(
+                estimator=self, X=X, y=y, metadata=metadata
+            )
+            stop |= epoch_ctx.call_on_fit_task_end(
+                estimator=self,
+                X=X,
+                y=y,
+                metadata=metadata,
+                reconstruction_attributes=lambda: self._fitted_attributes(
+                    classes, objective.split(P)
+                ),
+            )
+            return stop
 
-        if self.learning_rate == "auto":
-            solver = "lbfgs" if objective.is_smooth else "agd"
-            options = {}
+        if stochastic:
+            P, n_iter, status = stochastic_gradient(
+                objective,
+                P,
+                schedule=schedule,
+                batch_size=batch_size,
+                rows=train_rows,
+                shuffle=self.shuffle,
+                rng=rng,
+                max_iter=max_iter,
+                report=report,
+            )
         else:
-            solver, options = "gd", {"learning_rate": float(self.learning_rate)}
-        P, n_iter, status = SOLVERS[solver](
-            objective,
-            P,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            scale=scale,
-            report=report,
-            **options,
-        )
-        if status == "max_iter":
+            if learning_rate == "auto":
+                solver = "lbfgs" if objective.is_smooth else "agd"
+                options = {}
+            else:
+                solver, options = "gd", {"learning_rate": float(learning_rate)}
+            scale = None
+            if continuing:  # the criterion's scale is taken at W = 0, b = 0
+                scale = objective.optimality(
+                    zeros, objective.smooth_value_and_gradient(zeros)[1]
+                )
+            P, n_iter, status = SOLVERS[solver](
+                objective,
+                P,
+                max_iter=max_iter,
+                tol=self.tol,
+                scale=scale,
+                report=report,
+                **options,
+            )
+        if early_stopping and plateau.best_P is not None:
+            P = plateau.best_P  # the best epoch's model, not the last one's
+        if status == "max_iter" and not incremental:
             warnings.warn(
-                f"Maximum number of iterations ({self.max_iter}) reached before "
+                f"Maximum number of iterations ({max_iter}) reached before "
                 f"convergence (tol={self.tol}). Consider increasing max_iter or "
                 "standardizing the data.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         elif status == "precision":
             warnings.warn(
@@ -297,28 +512,56 @@ class SoftmaxGDClassifier(LinearClassifierMixin, BaseEstimator):
                 f"arithmetic before reaching tol={self.tol}; the model is as "
                 "close to the optimum as the precision allows.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
 
-        self.classes_ = classes
-        self._set_parameters(objective.split(P))
-        self.n_iter_ = n_iter
-        self.loss_curve_ = loss_curve
+        for name, value in self._fitted_attributes(classes, objective.split(P)).items():
+            setattr(self, name, value)
+        if incremental and continuing:
+            self.n_iter_ += n_iter
+            self.loss_curve_ = self.loss_curve_ + loss_curve
+        else:
+            self.n_iter_ = n_iter
+            self.loss_curve_ = loss_curve
+        self.validation_scores_ = validation_scores if early_stopping else None
+        self.best_validation_score_ = plateau.best if early_stopping else None
+        if stochastic:
+            plateau.best_P = None  # not needed to continue; don't keep a copy
+            self._schedule, self._plateau = schedule, plateau
+        else:
+            self.__dict__.pop("_schedule", None)
+            self.__dict__.pop("_plateau", None)
+        callback_ctx.call_on_fit_task_end(
+            estimator=self,
+            X=X,
+            y=y,
+            metadata=metadata,
+            reconstruction_attributes={},
+        )
         return self
+
+    def _validation_score(self, X, y_index, rows, sample_weight, P, block=4096):
+        """Weighted accuracy on ``X[rows]``, in row blocks (``X`` is not copied whole)."""
+        W, b = (P[:, : X.shape[1]], P[:, X.shape[1]] if self.fit_intercept else None)
+        correct = 0.0
+        for start in range(0, rows.shape[0], block):
+            r = rows[start : start + block]
+            predicted = np.argmax(logits(X[r], W, b), axis=1)
+            correct += float(sample_weight[r] @ (predicted == y_index[r]))
+        return correct / float(sample_weight[rows].sum())
 
     # ------------------------------------------- parameters <-> attributes
 
-    def _set_parameters(self, Wb):
-        """Set ``coef_`` and ``intercept_`` from the softmax parameters ``(W, b)``."""
+    def _fitted_attributes(self, classes, Wb):
+        """``classes_``, ``coef_`` and ``intercept_`` of the softmax parameters
+        ``(W, b)``: what makes a copy of the estimator ready to predict."""
         W, b = Wb
         xp, _ = get_namespace(W)
         if b is None:
             b = xp.zeros(W.shape[0], dtype=W.dtype)
         if W.shape[0] == 2:
-            self.coef_ = (W[1] - W[0])[None, :]
-            self.intercept_ = (b[1] - b[0])[None]
-        else:
-            self.coef_, self.intercept_ = W, b
+            W, b = (W[1] - W[0])[None, :], (b[1] - b[0])[None]
+        return {"classes_": classes, "coef_": W, "intercept_": b}
 
     def _parameters(self, n_classes, dtype, xp):
         """The parameter array ``P`` of the current model (for warm starts).

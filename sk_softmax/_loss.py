@@ -35,6 +35,8 @@ array-API library such as torch or cupy) and touches ``X`` only through
 Nothing here knows about class labels, sample weights' origin or estimators.
 """
 
+import scipy.sparse as sp
+
 from ._penalties import ElasticNet
 
 
@@ -116,6 +118,70 @@ class SoftmaxObjective:
         self.fit_intercept = fit_intercept
         self.n_features = X.shape[1]
         self.penalty = ElasticNet(alpha, l1_ratio, xp)
+
+    def subset(self, rows, n_rows):
+        """The objective of a mini-batch: the same function on ``X[rows]``.
+
+        The batch's weights are ``w[rows] * n_rows / len(rows)``: for batches
+        drawn uniformly from ``n_rows`` rows, the expected batch objective and
+        gradient are the full ones, and with uniform weights the batch term is
+        the plain mean over the batch, as in the derivation.
+        """
+        xp = self.xp
+        X = self.X[rows] if sp.issparse(self.X) else xp.take(self.X, rows, axis=0)
+        batch = SoftmaxObjective.__new__(SoftmaxObjective)
+        batch.__dict__.update(self.__dict__)
+        batch.X = X
+        batch.Y = xp.take(self.Y, rows, axis=0)
+        batch.w = xp.take(self.w, rows, axis=0) * (n_rows / rows.shape[0])
+        return batch
+
+    def smoothness(self, batch_size, rng, n_probe=1000, n_power_iter=20):
+        """An estimate of the Lipschitz constant ``L_B`` of mini-batch gradients.
+
+        The Hessian of ``CE_i`` in the logits, ``diag(S_i) - S_i S_i^T``, is at
+        most ``I / 2``; so a sample contributes ``(||x_i||^2 + 1) / 2`` (the 1
+        for the intercept) and the full data term at most ``lambda_max(X^T
+        diag(w) X) / 2``. For batches of size ``B`` out of ``n`` drawn without
+        replacement (Gower et al., 2019)::
+
+            L_B = (n - B) / (B (n - 1)) * L_mean + n (B - 1) / (B (n - 1)) * L_full
+
+        Both terms are estimated on ``n_probe`` random rows (power iteration
+        for ``lambda_max``), so the estimate costs far less than a pass over
+        ``X``. The L2 part of the penalty adds its strength.
+        """
+        xp = self.xp
+        n = self.X.shape[0]
+        probe = rng.choice(n, size=min(n, n_probe), replace=False)
+        sample = self.subset(xp.asarray(probe), n)
+        total = float(xp.sum(sample.w))
+        Xs = sample.X
+        ws = sample.w / total if total > 0 else xp.ones_like(sample.w) / probe.shape[0]
+        if sp.issparse(Xs):
+            row_sq = xp.asarray(Xs.multiply(Xs).sum(axis=1)).ravel()
+        else:
+            row_sq = xp.sum(Xs * Xs, axis=1)
+        L_mean = 0.5 * float(xp.sum(ws * (row_sq + float(self.fit_intercept))))
+        # Power iteration for the top eigenvalue of [X, 1]^T diag(w) [X, 1].
+        v = xp.asarray(rng.standard_normal(Xs.shape[1]), dtype=ws.dtype)
+        v0 = 1.0 if self.fit_intercept else 0.0
+        lam = 0.0
+        for _ in range(n_power_iter):
+            u = ws * (Xs @ v + v0)
+            v = Xs.T @ u
+            v0 = float(xp.sum(u)) if self.fit_intercept else 0.0
+            lam = float(xp.sqrt(xp.sum(v * v) + v0 * v0))
+            if lam == 0.0:
+                break
+            v, v0 = v / lam, v0 / lam
+        L_full = 0.5 * lam
+        B = min(batch_size, n)
+        if n > 1:
+            L = (n - B) / (B * (n - 1)) * L_mean + n * (B - 1) / (B * (n - 1)) * L_full
+        else:
+            L = L_mean
+        return L + self.penalty.l2
 
     def split(self, P):
         """Views ``(W, b)`` of the parameter array ``P`` (``b`` None if no intercept)."""

@@ -109,3 +109,37 @@ class BacktrackingLipschitz:
 
     def reject(self):
         self.L *= self.increase
+
+
+class StepSchedule:
+    """Step sizes of the mini-batch solver, one per epoch.
+
+    Names follow scikit-learn's ``MLPClassifier`` and ``SGDClassifier``:
+
+    - "constant": ``eta = eta0``;
+    - "invscaling": ``eta = eta0 / (epoch + 1) ** power_t`` (counted in
+      epochs, not in samples as in scikit-learn, so that the decay does not
+      depend on the size of the data);
+    - "adaptive": ``eta0`` until the tracked score stops improving, then
+      divided by 5 each time it stops improving again; exhausted when it has
+      shrunk below ``1e-6 * eta0``.
+    """
+
+    def __init__(self, kind, eta0, power_t=0.5):
+        self.kind = kind
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.eta = eta0
+        self.epoch = 0
+
+    def end_epoch(self):
+        self.epoch += 1
+        if self.kind == "invscaling":
+            self.eta = self.eta0 / (self.epoch + 1) ** self.power_t
+
+    def on_plateau(self):
+        """React to a plateau; return True if training should go on."""
+        if self.kind != "adaptive":
+            return False
+        self.eta /= 5.0
+        return self.eta > 1e-6 * self.eta0

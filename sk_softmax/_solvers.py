@@ -6,8 +6,9 @@ Every solver has the same signature and contract:
 
 - ``P`` is the starting point (it is not modified);
 - each iteration makes at least one pass over the data, then calls
-  ``report(iteration, J, P, optimality)`` with the objective ``J`` and the
-  optimality measure at the new iterate; a true return value stops the loop
+  ``report(iteration, J, P, optimality, step_size)`` with the objective ``J``
+  and the optimality measure at the new iterate (None where a solver does
+  not compute it) and the step size used; a true return value stops the loop
   (a callback's stop request, early stopping);
 - the loop stops when ``optimality <= tol * scale``, where ``optimality`` is
   the max-norm of the minimal-norm subgradient (``objective.optimality``) and
@@ -44,7 +45,7 @@ def gradient_descent(objective, P, *, learning_rate, max_iter, tol, scale, repor
         P = objective.prox(P - learning_rate * g, learning_rate)
         f, g = objective.smooth_value_and_gradient(P)
         opt = objective.optimality(P, g)
-        stop = report(it, f + objective.nonsmooth_value(P), P, opt)
+        stop = report(it, f + objective.nonsmooth_value(P), P, opt, learning_rate)
         if opt <= tol * scale:
             return P, it, "converged"
         if stop:
@@ -88,7 +89,7 @@ def accelerated_gradient(objective, P, *, max_iter, tol, scale, report):
         # zero exactly at the optimum, and the plain gradient when L1 is off.
         opt = lipschitz.L * float(xp.max(xp.abs(D)))
         J = f_new + objective.nonsmooth_value(P_new)
-        stop = report(it, J, P_new, opt)
+        stop = report(it, J, P_new, opt, step)
         if opt <= tol * scale:
             return P_new, it, "converged"
         Y_next = momentum.extrapolate(P_new, P, Y)
@@ -144,12 +145,46 @@ def lbfgs(objective, P, *, max_iter, tol, scale, report, memory=10):
         directions.update(P_new - P, g_new - g)
         P, f, g = P_new, f_new, g_new
         opt = objective.optimality(P, g)
-        stop = report(it, f, P, opt)
+        stop = report(it, f, P, opt, t)
         if opt <= tol * scale:
             return P, it, "converged"
         if stop:
             break
     return P, it, ("stopped" if stop else "max_iter")
+
+
+def stochastic_gradient(
+    objective, P, *, schedule, batch_size, rows, shuffle, rng, max_iter, report
+):
+    """Mini-batch (proximal) stochastic gradient descent.
+
+    Each epoch visits ``rows`` once, in batches of ``batch_size`` (reshuffled
+    every epoch when ``shuffle``), and makes the derivation's update on each
+    batch's gradient, ``P <- P - eta * grad_B``, with ``eta`` from ``schedule``
+    (an ``_optimizers.StepSchedule``). The objective reported for an epoch is
+    the mean of its batch objectives, as in scikit-learn's SGD and MLP; it is
+    the exact ``J`` when a single batch holds all the rows.
+
+    There is no optimality measure (a full gradient would cost a pass): the
+    loop runs ``max_iter`` epochs unless ``report`` asks it to stop, and
+    returns the status "stopped" or "max_iter".
+    """
+    n = rows.shape[0]
+    epoch = 0
+    for epoch in range(1, max_iter + 1):
+        order = rows[rng.permutation(n)] if shuffle else rows
+        eta = schedule.eta
+        value = 0.0
+        for start in range(0, n, batch_size):
+            batch_rows = order[start : start + batch_size]
+            batch = objective.subset(batch_rows, n)
+            f, g = batch.smooth_value_and_gradient(P)
+            value += f * (batch_rows.shape[0] / n)
+            P = batch.prox(P - eta * g, eta)
+        schedule.end_epoch()
+        if report(epoch, value + objective.nonsmooth_value(P), P, None, eta):
+            return P, epoch, "stopped"
+    return P, epoch, "max_iter"
 
 
 SOLVERS = {
