@@ -76,36 +76,77 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
     fit_intercept : bool, default=True
         Whether to fit the intercepts ``b`` (never penalised).
 
-    learning_rate : "auto" or float, default="auto"
-        "auto" needs no tuning: L-BFGS with a backtracking line search on the
-        hand-derived gradient when the penalty is smooth (``l1_ratio == 0``),
-        accelerated proximal gradient (FISTA) with adaptive restart and a
-        backtracking step size otherwise. A float ``eta > 0`` runs the
-        derivation's update ``W <- W - eta * grad_W``, ``b <- b - eta * grad_b``
-        with that constant step.
+    batch_size : int or None, default=None
+        None: full-batch gradient descent, every iteration sees all the data.
+        An int: mini-batch gradient descent, each epoch visits the data once in
+        batches of this size (clipped to the number of samples).
+
+    learning_rate : {"auto", "constant", "invscaling", "adaptive"} or float, \
+            default="auto"
+        The step size; no choice needs tuning.
+
+        - "auto": full batch, L-BFGS with a backtracking line search on the
+          hand-derived gradient when the penalty is smooth (``l1_ratio == 0``),
+          accelerated proximal gradient (FISTA) with adaptive restart and a
+          backtracking step size otherwise; mini-batch, "adaptive".
+        - "constant", "invscaling", "adaptive": the schedules of
+          :class:`~sklearn.neural_network.MLPClassifier`, starting from
+          ``eta0 = 1 / L_B``, with ``L_B`` an estimate of the Lipschitz constant
+          of the batch gradients computed from the data. "invscaling" is
+          ``eta0 / (epoch + 1) ** power_t``; "adaptive" keeps ``eta0`` until
+          ``n_iter_no_change`` epochs fail to improve by ``tol``, then divides
+          the step by 5 (and stops once it has shrunk by 1e6).
+        - A float ``eta > 0``: the derivation's update with that constant step,
+          ``W <- W - eta * grad_W``, ``b <- b - eta * grad_b``.
+
+    power_t : float, default=0.5
+        Exponent of the "invscaling" schedule.
 
     max_iter : int, default=200
-        Maximum number of iterations; each makes at least one pass over the data.
+        Maximum number of iterations (full batch) or epochs (mini-batch); each
+        makes at least one pass over the data. ``partial_fit`` always runs one.
 
     tol : float, default=1e-4
-        Stop when the largest entry of the (minimal-norm sub)gradient of ``J``
-        falls below ``tol`` times its value at ``W = 0, b = 0``. The criterion
-        is scale-free: it does not depend on the units of ``X`` or of the weights.
+        Full batch: stop when the largest entry of the (minimal-norm sub)gradient
+        of ``J`` falls below ``tol`` times its value at ``W = 0, b = 0``, a
+        scale-free criterion. Mini-batch, or with early stopping: the least
+        improvement of the training loss (in nats) or of the validation score
+        that counts, as in :class:`~sklearn.neural_network.MLPClassifier`.
+
+    shuffle : bool, default=True
+        Whether to reshuffle the rows before each mini-batch epoch.
+
+    early_stopping : bool, default=False
+        Hold out a stratified ``validation_fraction`` of the data and stop when
+        its accuracy has not improved by ``tol`` for ``n_iter_no_change``
+        epochs; the model kept is the best epoch's. The held-out rows are left
+        out of the objective by a zero weight: ``X`` is not copied.
+
+    validation_fraction : float, default=0.1
+        Share of the data held out for early stopping.
+
+    n_iter_no_change : int, default=5
+        Number of epochs without improvement that stops a mini-batch fit (or
+        shrinks the "adaptive" step) or triggers early stopping. The full-batch
+        solvers stop on ``tol`` instead.
 
     class_weight : dict, "balanced" or None, default=None
         Weights ``{class_label: weight}`` multiplying the sample weights;
         "balanced" uses ``n_samples / (n_classes * np.bincount(y))`` computed
         with the sample weights, as in :class:`~sklearn.linear_model.LogisticRegression`.
+        Not available as "balanced" in ``partial_fit``.
 
     warm_start : bool, default=False
         Start ``fit`` from the current ``coef_`` and ``intercept_``.
 
     verbose : int, default=0
-        Print one line per iteration when positive.
+        Print one line per iteration (epoch) when positive: loss, validation
+        score, optimality, step size and elapsed time.
 
     random_state : int, RandomState instance or None, default=None
-        Unused by the full-batch solvers, which are deterministic; kept so
-        that the estimator follows scikit-learn's conventions.
+        Seeds the shuffling, the validation split and the step-size estimate;
+        an int gives bitwise identical models. The full-batch solvers are
+        deterministic.
 
     Attributes
     ----------
@@ -120,10 +161,18 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         ``b``; for two classes ``b[1] - b[0]``. Zeros if ``fit_intercept=False``.
 
     n_iter_ : int
-        Number of iterations run.
+        Number of iterations (epochs) of the last ``fit``; ``partial_fit``
+        adds one per call.
 
     loss_curve_ : list of float
-        The objective ``J`` after each iteration.
+        The objective ``J`` after each iteration (full batch), or the mean of
+        the batch objectives of each epoch (mini-batch), as in MLPClassifier.
+
+    validation_scores_ : list of float or None
+        Validation accuracy after each epoch when ``early_stopping``.
+
+    best_validation_score_ : float or None
+        The best of ``validation_scores_``, that of the model kept.
 
     n_features_in_ : int
         Number of features seen during ``fit``.
@@ -147,9 +196,11 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
     >>> X, y = load_iris(return_X_y=True)
     >>> clf = make_pipeline(StandardScaler(), SoftmaxGDClassifier(alpha=1e-3))
     >>> clf.fit(X, y).score(X, y)
-    0.97...
-    >>> clf.predict_proba(X[:1]).round(3)
-    array([[1., 0., 0.]])
+    0.98
+    >>> clf.predict(X[:2])
+    array([0, 0])
+    >>> clf.predict_proba(X[:2]).sum(axis=1)
+    array([1., 1.])
     """
 
     _parameter_constraints: dict = {

@@ -113,11 +113,45 @@ class SoftmaxObjective:
     xp : array namespace
     """
 
+    #: Dense rows are processed in blocks of about this many bytes of ``X``, so
+    #: that a block read for the forward pass is still in cache for the
+    #: backward one and the (n, K) temporaries never exist whole.
+    block_bytes = 2**21
+
     def __init__(self, X, Y, w, alpha, l1_ratio, fit_intercept, xp):
         self.X, self.Y, self.w, self.xp = X, Y, w, xp
         self.fit_intercept = fit_intercept
         self.n_features = X.shape[1]
         self.penalty = ElasticNet(alpha, l1_ratio, xp)
+
+    def _row_blocks(self):
+        """Slices of rows covering ``X``; one block for CSC, whose rows are
+        expensive to slice (its products are computed whole)."""
+        X = self.X
+        n = X.shape[0]
+        if sp.issparse(X):
+            size = n if X.format != "csr" else 8192
+        else:
+            size = self.block_bytes // max(1, X.shape[1] * X.dtype.itemsize)
+        size = max(size, 256)
+        return [slice(start, min(start + size, n)) for start in range(0, n, size)]
+
+    def _data_value(self, W, b):
+        xp = self.xp
+        return sum(
+            cross_entropy(W, b, self.X[r], self.Y[r], self.w[r], xp)
+            for r in self._row_blocks()
+        )
+
+    def _data_value_and_gradient(self, W, b):
+        value, grad_W, grad_b = 0.0, 0.0, 0.0
+        for r in self._row_blocks():
+            v, gW, gb = cross_entropy_gradient(
+                W, b, self.X[r], self.Y[r], self.w[r], self.xp
+            )
+            value, grad_W = value + v, grad_W + gW
+            grad_b = None if gb is None else grad_b + gb
+        return value, grad_W, grad_b
 
     def subset(self, rows, n_rows):
         """The objective of a mini-batch: the same function on ``X[rows]``.
@@ -196,15 +230,12 @@ class SoftmaxObjective:
     def smooth_value(self, P):
         """``f(P)``: cross-entropy plus the L2 part of the penalty."""
         W, b = self.split(P)
-        data = cross_entropy(W, b, self.X, self.Y, self.w, self.xp)
-        return data + self.penalty.smooth_value(W)
+        return self._data_value(W, b) + self.penalty.smooth_value(W)
 
     def smooth_value_and_gradient(self, P):
         """``f(P)`` and its gradient, an array shaped like ``P``."""
         W, b = self.split(P)
-        data, grad_W, grad_b = cross_entropy_gradient(
-            W, b, self.X, self.Y, self.w, self.xp
-        )
+        data, grad_W, grad_b = self._data_value_and_gradient(W, b)
         grad_W = grad_W + self.penalty.smooth_gradient(W)
         return data + self.penalty.smooth_value(W), self._join(grad_W, grad_b)
 

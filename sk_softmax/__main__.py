@@ -1,0 +1,141 @@
+"""``python -m sk_softmax``: SoftmaxGDClassifier against LogisticRegression.
+
+Fits both estimators to the same optimum on scikit-learn's digits data
+(standardized) and prints accuracy, log-loss, the training objective ``J``
+(computed here, independently of either estimator) and fit times.
+"""
+
+import time
+import warnings
+
+import numpy as np
+from scipy.special import logsumexp
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from sk_softmax import SoftmaxGDClassifier
+
+ALPHA = 1e-4
+N_FITS = 5
+
+
+def softmax_parameters(coef, intercept):
+    """``(W, b)`` of the softmax model with the given ``coef_``, ``intercept_``.
+
+    Two classes store ``W[1] - W[0]``; the L2 optimum is ``W = [-c / 2, c / 2]``.
+    """
+    coef, intercept = np.asarray(coef, float), np.asarray(intercept, float)
+    if coef.shape[0] == 1:
+        return np.vstack([-coef / 2, coef / 2]), np.hstack(
+            [-intercept / 2, intercept / 2]
+        )
+    return coef, intercept
+
+
+def objective(estimator, X, y, alpha):
+    """``J = mean cross-entropy + alpha / 2 * ||W||_F^2`` of a fitted linear model."""
+    W, b = softmax_parameters(estimator.coef_, estimator.intercept_)
+    y_index = np.searchsorted(estimator.classes_, y)
+    Z = X @ W.T + b
+    cross_entropy = logsumexp(Z, axis=1) - Z[np.arange(X.shape[0]), y_index]
+    return cross_entropy.mean() + alpha / 2 * np.sum(W * W)
+
+
+def matching_C(alpha, n_samples, n_classes):
+    """The ``C`` of LogisticRegression with the optimum of ``alpha``."""
+    return (1.0 if n_classes > 2 else 2.0) / (alpha * n_samples)
+
+
+def timed_fits(make_estimator, X, y, n_fits=N_FITS):
+    """The last fitted estimator and the median wall-clock time of ``n_fits`` fits."""
+    times = []
+    for _ in range(n_fits):
+        estimator = make_estimator()
+        start = time.perf_counter()
+        estimator.fit(X, y)
+        times.append(time.perf_counter() - start)
+    return estimator, float(np.median(times))
+
+
+def main():
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, stratify=y, random_state=0
+    )
+    scaler = StandardScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    n_samples, n_classes = X_train.shape[0], np.unique(y_train).shape[0]
+    C = matching_C(ALPHA, n_samples, n_classes)
+
+    models = {
+        f"SoftmaxGDClassifier(alpha={ALPHA:g})": lambda: SoftmaxGDClassifier(
+            alpha=ALPHA
+        ),
+        f"LogisticRegression(C={C:.4g}, lbfgs)": lambda: LogisticRegression(
+            C=C, solver="lbfgs", max_iter=1000
+        ),
+    }
+    rows = []
+    for name, make_estimator in models.items():
+        with warnings.catch_warnings():
+            # Report, don't abort, if a fit stops short of its tolerance.
+            warnings.simplefilter("always")
+            estimator, fit_time = timed_fits(make_estimator, X_train, y_train)
+        rows.append(
+            {
+                "model": name,
+                "train acc": estimator.score(X_train, y_train),
+                "test acc": estimator.score(X_test, y_test),
+                "test log-loss": log_loss(
+                    y_test, estimator.predict_proba(X_test), labels=estimator.classes_
+                ),
+                "J (train)": objective(estimator, X_train, y_train, ALPHA),
+                "fit time [s]": fit_time,
+                "n_iter": int(np.max(estimator.n_iter_)),
+            }
+        )
+    J_best = min(row["J (train)"] for row in rows)
+    for row in rows:
+        row["rel. gap"] = (row["J (train)"] - J_best) / J_best
+
+    print(
+        f"digits: {n_samples} train / {X_test.shape[0]} test samples, "
+        f"{X_train.shape[1]} features, {n_classes} classes, standardized; "
+        f"alpha={ALPHA:g} <=> C=1/(alpha*n)={C:.6g}"
+    )
+    print(
+        "J = mean cross-entropy + alpha/2 ||W||_F^2 on the train set; "
+        f"fit time = median of {N_FITS} fits"
+    )
+    print()
+    columns = [  # name, width, format
+        ("model", 40, "<40"),
+        ("train acc", 9, ".4f"),
+        ("test acc", 9, ".4f"),
+        ("test log-loss", 13, ".6f"),
+        ("J (train)", 12, ".8f"),
+        ("rel. gap", 9, ".2e"),
+        ("fit time [s]", 12, ".4f"),
+        ("n_iter", 6, "d"),
+    ]
+    print(
+        "  ".join(
+            f"{name:<{w}}" if i == 0 else f"{name:>{w}}"
+            for i, (name, w, _) in enumerate(columns)
+        )
+    )
+    print("  ".join("-" * w for _, w, _ in columns))
+    for row in rows:
+        print(
+            "  ".join(
+                f"{row[name]:>{w}{fmt}}" if fmt != "<40" else f"{row[name]:<40}"
+                for name, w, fmt in columns
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
