@@ -482,7 +482,9 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
             elif stochastic:
                 # the training loss (in nats, so tol needs no scaling), as MLP's
                 plateau.update(-value, P, margin=self.tol)
-            if early_stopping or stochastic:
+            # A partial_fit call sees one chunk, not an epoch over the data: its
+            # loss is too noisy to detect a plateau, so the step stays as it is.
+            if (early_stopping or stochastic) and not incremental:
                 if plateau.count >= self.n_iter_no_change:
                     plateau.count = 0
                     # With learning_rate="auto", a validation plateau stops the fit
@@ -490,7 +492,7 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
                     auto_es = early_stopping and learning_rate == "auto"
                     if schedule is not None and not auto_es and schedule.on_plateau():
                         message += f"; no improvement, step size now {schedule.eta:.3e}"
-                    elif not incremental:
+                    else:
                         stop = True
                         message += "; no improvement, stopping"
             if optimality is not None:

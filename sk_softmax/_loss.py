@@ -125,12 +125,13 @@ class SoftmaxObjective:
         self.penalty = ElasticNet(alpha, l1_ratio, xp)
 
     def _row_blocks(self):
-        """Slices of rows covering ``X``; one block for CSC, whose rows are
-        expensive to slice (its products are computed whole)."""
+        """Slices of rows covering ``X``. Sparse ``X`` is one block: its
+        products do not gain from cache reuse, and each block would pay for
+        a (K, d) gradient, large when d is."""
         X = self.X
         n = X.shape[0]
         if sp.issparse(X):
-            size = n if X.format != "csr" else 8192
+            size = n
         else:
             size = self.block_bytes // max(1, X.shape[1] * X.dtype.itemsize)
         size = max(size, 256)

@@ -179,10 +179,12 @@ def stochastic_gradient(
             batch_rows = order[start : start + batch_size]
             batch = objective.subset(batch_rows, n)
             f, g = batch.smooth_value_and_gradient(P)
+            # the batch's objective at the point where its gradient is taken
+            f += objective.nonsmooth_value(P)
             value += f * (batch_rows.shape[0] / n)
             P = batch.prox(P - eta * g, eta)
         schedule.end_epoch()
-        if report(epoch, value + objective.nonsmooth_value(P), P, None, eta):
+        if report(epoch, value, P, None, eta):
             return P, epoch, "stopped"
     return P, epoch, "max_iter"
 
