@@ -1,0 +1,255 @@
+"""The elastic-net penalty of ``_penalties.py``: values, gradient, proximal
+operator (soft-thresholding) and minimal-norm subgradient, and how
+``SoftmaxObjective`` applies them to the coefficients only."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from sk_softmax._loss import SoftmaxObjective, cross_entropy
+from sk_softmax._penalties import ElasticNet
+
+PENALTIES = [(0.0, 0.0), (0.7, 0.0), (0.7, 0.3), (0.7, 1.0), (2.0, 0.5)]
+
+
+def random_W(seed, shape=(3, 4), dtype=np.float64, zeros=True):
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal(shape)
+    if zeros:
+        W[0, 0] = 0.0
+        W[-1, -1] = 0.0
+    return W.astype(dtype)
+
+
+def soft_threshold(v, t):
+    """argmin_u (u - v)^2 / 2 + t |u|, piece by piece (u > 0, u < 0, u = 0)."""
+    return np.select([v > t, v < -t], [v - t, v + t], default=0.0)
+
+
+@pytest.mark.parametrize("alpha, l1_ratio", PENALTIES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_values_match_formula(alpha, l1_ratio, dtype):
+    W = random_W(0, dtype=dtype)
+    pen = ElasticNet(alpha, l1_ratio, np)
+    W64 = W.astype(np.float64)
+    squares = sum(float(x) ** 2 for x in W64.ravel())
+    absolutes = sum(abs(float(x)) for x in W64.ravel())
+    rtol = 1e-6 if dtype == np.float32 else 1e-14
+    assert pen.smooth_value(W) == pytest.approx(
+        alpha * (1 - l1_ratio) / 2 * squares, rel=rtol, abs=1e-300
+    )
+    assert pen.nonsmooth_value(W) == pytest.approx(
+        alpha * l1_ratio * absolutes, rel=rtol, abs=1e-300
+    )
+    assert pen.is_smooth == (alpha * l1_ratio == 0)
+    assert pen.smooth_value(np.zeros_like(W)) == 0.0
+    assert pen.nonsmooth_value(np.zeros_like(W)) == 0.0
+
+
+@pytest.mark.parametrize("alpha, l1_ratio", PENALTIES)
+def test_smooth_gradient_formula_and_finite_differences(alpha, l1_ratio):
+    W = random_W(1)
+    pen = ElasticNet(alpha, l1_ratio, np)
+    grad = pen.smooth_gradient(W)
+    assert grad.shape == W.shape
+    assert_allclose(grad, alpha * (1 - l1_ratio) * W, rtol=1e-15, atol=0)
+    h = 1e-5
+    fd = np.zeros_like(W)
+    for idx in np.ndindex(W.shape):
+        Wp, Wm = W.copy(), W.copy()
+        Wp[idx] += h
+        Wm[idx] -= h
+        fd[idx] = (pen.smooth_value(Wp) - pen.smooth_value(Wm)) / (2 * h)
+    assert_allclose(grad, fd, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_outputs_keep_dtype(dtype):
+    W = random_W(2, dtype=dtype)
+    pen = ElasticNet(0.5, 0.5, np)
+    assert pen.smooth_gradient(W).dtype == dtype
+    assert pen.prox(W, 0.3).dtype == dtype
+    assert pen.min_norm_subgradient(W, random_W(3, dtype=dtype)).dtype == dtype
+
+
+@pytest.mark.parametrize("alpha, l1_ratio", [(0.7, 0.3), (0.7, 1.0), (2.0, 0.5)])
+@pytest.mark.parametrize("step", [0.05, 0.5, 2.0])
+def test_prox_is_soft_thresholding(alpha, l1_ratio, step):
+    W = random_W(4, shape=(4, 5))
+    pen = ElasticNet(alpha, l1_ratio, np)
+    lam = alpha * l1_ratio
+    V = pen.prox(W, step)
+    assert_allclose(V, soft_threshold(W, step * lam), rtol=1e-15, atol=0)
+    # Some entries are thresholded to exactly zero, others only shrunk.
+    thresholded = np.abs(W) <= step * lam
+    assert_array_equal(V[thresholded], 0.0)
+    assert_allclose(np.abs(V[~thresholded]), np.abs(W[~thresholded]) - step * lam)
+    assert_array_equal(np.sign(V[~thresholded]), np.sign(W[~thresholded]))
+    assert not np.any(np.isneginf(V)) and np.all(np.isfinite(V))
+
+
+@pytest.mark.parametrize("step", [0.1, 0.8])
+def test_prox_matches_brute_force_minimisation(step):
+    # argmin_v (v - w)^2 / (2 step) + lam |v| entry by entry, on a fine grid.
+    pen = ElasticNet(1.2, 0.5, np)
+    lam = 0.6
+    W = np.array([[-2.0, -0.5, -0.04, 0.0], [0.03, 0.3, 0.7, 2.5]])
+    grid = np.linspace(-3.0, 3.0, 60001)  # spacing 1e-4
+    expected = np.empty_like(W)
+    for idx in np.ndindex(W.shape):
+        h = (grid - W[idx]) ** 2 / (2 * step) + lam * np.abs(grid)
+        expected[idx] = grid[np.argmin(h)]
+    V = pen.prox(W, step)
+    assert_allclose(V, expected, atol=1.5e-4)
+    # and the prox value is no worse than the best grid point
+    for idx in np.ndindex(W.shape):
+        best = (expected[idx] - W[idx]) ** 2 / (2 * step) + lam * abs(expected[idx])
+        here = (V[idx] - W[idx]) ** 2 / (2 * step) + lam * abs(V[idx])
+        assert here <= best + 1e-15
+
+
+@pytest.mark.parametrize("step", [0.1, 1.0])
+def test_prox_optimality_condition(step):
+    # V = prox(W) iff (W - V) / step is in lam * d|V|: equal to lam * sign(V)
+    # where V != 0 and within [-lam, lam] where V == 0.
+    pen = ElasticNet(0.9, 0.5, np)
+    lam = 0.45
+    W = random_W(5, shape=(5, 6))
+    V = pen.prox(W, step)
+    u = (W - V) / step
+    nonzero = V != 0
+    assert nonzero.any() and (~nonzero).any()
+    assert_allclose(u[nonzero], lam * np.sign(V[nonzero]), rtol=1e-12)
+    assert np.all(np.abs(u[~nonzero]) <= lam * (1 + 1e-12))
+
+    # The prox objective is minimal: random perturbations never decrease it.
+    def prox_objective(U):
+        return np.sum((U - W) ** 2) / (2 * step) + lam * np.sum(np.abs(U))
+
+    rng = np.random.default_rng(6)
+    best = prox_objective(V)
+    for scale in (1e-6, 1e-3, 1e-1):
+        for _ in range(10):
+            assert prox_objective(V + scale * rng.standard_normal(V.shape)) >= best
+
+
+def test_prox_without_l1_or_step_is_identity():
+    W = random_W(7)
+    assert_array_equal(ElasticNet(0.5, 0.0, np).prox(W, 1.0), W)
+    assert_array_equal(ElasticNet(0.5, 0.5, np).prox(W, 0.0), W)
+
+
+def test_min_norm_subgradient_zero_at_prox_fixed_point():
+    # Build (W, g) with W = prox(W - step * g, step): g = -lam sign(W) where
+    # W != 0 and |g| <= lam where W == 0.  Then 0 is in g + lam d||W||_1.
+    pen = ElasticNet(1.0, 0.4, np)
+    lam = 0.4
+    rng = np.random.default_rng(8)
+    W = rng.standard_normal((4, 5))
+    W[rng.uniform(size=W.shape) < 0.4] = 0.0
+    g = np.where(W != 0, -lam * np.sign(W), rng.uniform(-lam, lam, size=W.shape))
+    i, j = np.argwhere(W == 0)[0]
+    g[i, j] = lam  # on the boundary of [-lam, lam]
+    for step in (0.1, 1.0, 3.0):
+        assert_allclose(pen.prox(W - step * g, step), W, atol=1e-15)
+    assert_array_equal(pen.min_norm_subgradient(W, g), 0.0)
+
+    # Away from the fixed point, the measure is non-zero wherever the
+    # condition fails.
+    g_off = g.copy()
+    g_off[W == 0] += 2 * lam
+    g_off[W != 0] += 0.1
+    sub = pen.min_norm_subgradient(W, g_off)
+    assert np.all(sub != 0)
+
+
+def test_min_norm_subgradient_is_the_smallest_element():
+    # Brute force over the subdifferential: at W_kj == 0 the set is
+    # g + lam * [-1, 1]; at W_kj != 0 the single point g + lam * sign(W_kj).
+    lam = 0.5
+    pen = ElasticNet(1.0, 0.5, np)
+    W = np.array([[0.0, 0.0, 0.0, 1.5], [-0.2, 0.0, 0.0, 3.0]])
+    g = np.array([[0.3, -0.9, 0.5, 0.25], [0.7, 2.0, -0.5, -0.5]])
+    u = np.linspace(-1.0, 1.0, 20001)
+    expected = np.empty_like(W)
+    for idx in np.ndindex(W.shape):
+        if W[idx] != 0:
+            expected[idx] = g[idx] + lam * np.sign(W[idx])
+        else:
+            candidates = g[idx] + lam * u
+            expected[idx] = candidates[np.argmin(np.abs(candidates))]
+    assert_allclose(pen.min_norm_subgradient(W, g), expected, atol=1e-4)
+    # by hand: 0.3 -> 0, -0.9 -> -0.4, 0.5 -> 0, 0.25 + 0.5, 0.7 - 0.5,
+    # 2.0 -> 1.5, -0.5 -> 0, -0.5 + 0.5
+    by_hand = np.array([[0.0, -0.4, 0.0, 0.75], [0.2, 1.5, 0.0, 0.0]])
+    assert_allclose(pen.min_norm_subgradient(W, g), by_hand, atol=1e-15)
+
+
+# ---------------------------------------------------------------------------
+# The penalty inside SoftmaxObjective: coefficients only, never intercepts
+# ---------------------------------------------------------------------------
+
+
+def make_objective(fit_intercept, alpha, l1_ratio, seed=9, n=20, d=4, K=3):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    Y = np.eye(K)[rng.integers(0, K, size=n)]
+    w = rng.uniform(0.5, 1.5, size=n)
+    w /= w.sum()
+    obj = SoftmaxObjective(X, Y, w, alpha, l1_ratio, fit_intercept, np)
+    P = rng.standard_normal((K, d + int(fit_intercept)))
+    return obj, P, (X, Y, w)
+
+
+@pytest.mark.parametrize("step", [0.1, 1.0, 10.0])
+def test_objective_prox_leaves_intercepts_untouched(step):
+    obj, P, _ = make_objective(True, 1.0, 0.5)
+    P[:, -1] = [0.05, -3.0, 0.2]  # small and large intercepts
+    P_before = P.copy()
+    Q = obj.prox(P, step)
+    assert Q.shape == P.shape
+    assert_array_equal(Q[:, -1], P[:, -1])
+    assert_allclose(Q[:, :-1], soft_threshold(P[:, :-1], step * 0.5), rtol=1e-15)
+    assert_array_equal(P, P_before)  # not modified in place
+    # step 10 thresholds every coefficient to zero, intercepts stay.
+    if step == 10.0:
+        assert_array_equal(Q[:, :-1], 0.0)
+
+
+def test_objective_prox_without_intercept_thresholds_every_column():
+    obj, P, _ = make_objective(False, 1.0, 0.5)
+    Q = obj.prox(P, 1.0)
+    assert_allclose(Q, soft_threshold(P, 0.5), rtol=1e-15)
+
+
+def test_objective_prox_identity_when_smooth():
+    obj, P, _ = make_objective(True, 1.0, 0.0)
+    assert obj.is_smooth
+    assert_array_equal(obj.prox(P, 1.0), P)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("alpha, l1_ratio", [(0.7, 0.0), (0.7, 0.3), (0.7, 1.0)])
+def test_objective_penalises_coefficients_only(fit_intercept, alpha, l1_ratio):
+    obj, P, (X, Y, w) = make_objective(fit_intercept, alpha, l1_ratio)
+    d = X.shape[1]
+    W = P[:, :d]
+    b = P[:, d] if fit_intercept else None
+    data = cross_entropy(W, b, X, Y, w, np)
+    l2 = alpha * (1 - l1_ratio) / 2 * np.sum(W**2)
+    l1 = alpha * l1_ratio * np.sum(np.abs(W))
+    assert obj.smooth_value(P) == pytest.approx(data + l2, rel=1e-14)
+    assert obj.nonsmooth_value(P) == pytest.approx(l1, rel=1e-14, abs=1e-300)
+    if fit_intercept:
+        # Changing the intercepts by a constant changes neither the data term
+        # (softmax is shift-invariant) nor the penalty.
+        Q = P.copy()
+        Q[:, d] += 5.0
+        assert obj.smooth_value(Q) == pytest.approx(obj.smooth_value(P), rel=1e-12)
+        assert obj.nonsmooth_value(Q) == obj.nonsmooth_value(P)
+        # The intercept gradient has no penalty term.
+        _, grad = obj.smooth_value_and_gradient(P)
+        obj0 = SoftmaxObjective(X, Y, w, 0.0, 0.0, True, np)
+        _, grad0 = obj0.smooth_value_and_gradient(P)
+        assert_array_equal(grad[:, d], grad0[:, d])
+        assert_allclose(grad[:, :d], grad0[:, :d] + alpha * (1 - l1_ratio) * W)
