@@ -111,30 +111,27 @@ def main():
         f"fit time = median of {N_FITS} fits"
     )
     print()
-    columns = [  # name, width, format
-        ("model", 40, "<40"),
+    columns = [  # name, width, format of the values
+        ("model", 38, ""),
         ("train acc", 9, ".4f"),
-        ("test acc", 9, ".4f"),
+        ("test acc", 8, ".4f"),
         ("test log-loss", 13, ".6f"),
-        ("J (train)", 12, ".8f"),
+        ("J (train)", 10, ".8f"),
         ("rel. gap", 9, ".2e"),
         ("fit time [s]", 12, ".4f"),
         ("n_iter", 6, "d"),
     ]
-    print(
-        "  ".join(
-            f"{name:<{w}}" if i == 0 else f"{name:>{w}}"
-            for i, (name, w, _) in enumerate(columns)
+
+    def line(texts):  # text left-aligned, numbers right-aligned
+        return "  ".join(
+            f"{text:{'>' if fmt else '<'}{width}}"
+            for text, (_, width, fmt) in zip(texts, columns, strict=True)
         )
-    )
-    print("  ".join("-" * w for _, w, _ in columns))
+
+    print(line([name for name, _, _ in columns]))
+    print(line(["-" * width for _, width, _ in columns]))
     for row in rows:
-        print(
-            "  ".join(
-                f"{row[name]:>{w}{fmt}}" if fmt != "<40" else f"{row[name]:<40}"
-                for name, w, fmt in columns
-            )
-        )
+        print(line([format(row[name], fmt) for name, _, fmt in columns]))
 
 
 if __name__ == "__main__":

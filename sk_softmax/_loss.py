@@ -218,6 +218,21 @@ class SoftmaxObjective:
             L = L_mean
         return L + self.penalty.l2
 
+    def rounding_level(self, n_probe=1000):
+        """The size of the rounding errors of the gradient, an optimality that
+        no iterate can beat: ``16 eps`` times the largest mean ``|x_ij|`` of a
+        feature (1 for the intercept), on up to ``n_probe`` evenly spaced rows."""
+        xp, X = self.xp, self.X
+        rows = slice(0, X.shape[0], max(1, X.shape[0] // n_probe))
+        if sp.issparse(X):
+            probe = X[rows]
+            mean_abs = float(abs(probe).mean(axis=0).max())
+        else:
+            mean_abs = float(xp.max(xp.mean(xp.abs(X[rows]), axis=0)))
+        if self.fit_intercept:
+            mean_abs = max(mean_abs, 1.0)
+        return 16 * float(xp.finfo(X.dtype).eps) * mean_abs
+
     def split(self, P):
         """Views ``(W, b)`` of the parameter array ``P`` (``b`` None if no intercept)."""
         d = self.n_features

@@ -14,13 +14,22 @@ Every solver has the same signature and contract:
   the max-norm of the minimal-norm subgradient (``objective.optimality``) and
   ``scale`` the same measure at ``P = 0`` (None: taken at the start point,
   which is ``P = 0`` for a fresh fit). The criterion is scale-free: it does
-  not change when the data or the loss are multiplied by a constant;
+  not change when the data or the loss are multiplied by a constant. The
+  threshold never goes below ``objective.rounding_level()``, the size of the
+  gradient's rounding errors: no iterate can do better than that;
 - it returns ``(P, n_iter, status)``, ``status`` being ``"converged"``,
   ``"max_iter"``, ``"stopped"`` (by ``report``) or ``"precision"`` (no step
   decreases the objective in floating point before ``tol`` is met).
 """
 
 import math
+
+
+def _threshold(objective, tol, scale):
+    """``tol * scale``, floored at the rounding level of the gradient (so that
+    a start point that is already optimal, where ``scale`` is rounding noise,
+    counts as converged)."""
+    return max(tol * scale, objective.rounding_level())
 
 
 def _finfo_eps(P, xp):
@@ -38,15 +47,15 @@ def gradient_descent(objective, P, *, learning_rate, max_iter, tol, scale, repor
     """
     f, g = objective.smooth_value_and_gradient(P)
     opt = objective.optimality(P, g)
-    scale = opt if scale is None else scale
-    if opt <= tol * scale:
+    threshold = _threshold(objective, tol, opt if scale is None else scale)
+    if opt <= threshold:
         return P, 0, "converged"
     for it in range(1, max_iter + 1):
         P = objective.prox(P - learning_rate * g, learning_rate)
         f, g = objective.smooth_value_and_gradient(P)
         opt = objective.optimality(P, g)
         stop = report(it, f + objective.nonsmooth_value(P), P, opt, learning_rate)
-        if opt <= tol * scale:
+        if opt <= threshold:
             return P, it, "converged"
         if stop:
             break
@@ -69,8 +78,8 @@ def accelerated_gradient(objective, P, *, max_iter, tol, scale, report):
     Y = P
     f_Y, g_Y = objective.smooth_value_and_gradient(Y)
     opt = objective.optimality(P, g_Y)
-    scale = opt if scale is None else scale
-    if opt <= tol * scale:
+    threshold = _threshold(objective, tol, opt if scale is None else scale)
+    if opt <= threshold:
         return P, 0, "converged"
     eps = _finfo_eps(P, xp)
     for it in range(1, max_iter + 1):
@@ -91,9 +100,9 @@ def accelerated_gradient(objective, P, *, max_iter, tol, scale, report):
         # The gradient mapping L * (Y - P_new), the proximal gradient at Y, is
         # free but measured at Y, not at P_new: when it says "converged", the
         # optimality at P_new confirms it (one more pass, near the end only).
-        if lipschitz.L * float(xp.max(xp.abs(D))) <= tol * scale:
+        if lipschitz.L * float(xp.max(xp.abs(D))) <= threshold:
             g_new = objective.smooth_value_and_gradient(P_new)[1]
-            if objective.optimality(P_new, g_new) <= tol * scale:
+            if objective.optimality(P_new, g_new) <= threshold:
                 return P_new, it, "converged"
         Y_next = momentum.extrapolate(P_new, P, Y)
         P, Y = P_new, Y_next
@@ -120,8 +129,8 @@ def lbfgs(objective, P, *, max_iter, tol, scale, report, memory=10):
     eps = _finfo_eps(P, xp)
     f, g = objective.smooth_value_and_gradient(P)
     opt = objective.optimality(P, g)
-    scale = opt if scale is None else scale
-    if opt <= tol * scale:
+    threshold = _threshold(objective, tol, opt if scale is None else scale)
+    if opt <= threshold:
         return P, 0, "converged"
     directions = LBFGSDirection(memory, xp)
     it = 0
@@ -149,7 +158,7 @@ def lbfgs(objective, P, *, max_iter, tol, scale, report, memory=10):
         P, f, g = P_new, f_new, g_new
         opt = objective.optimality(P, g)
         stop = report(it, f, P, opt, t)
-        if opt <= tol * scale:
+        if opt <= threshold:
             return P, it, "converged"
         if stop:
             break
