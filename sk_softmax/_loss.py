@@ -55,13 +55,15 @@ def log_softmax(Z, xp):
 def logits(X, W, b):
     """``Z = X W^T + b`` of shape (n, K); ``b`` may be None (no intercept)."""
     Z = X @ W.T
-    return Z if b is None else Z + b
+    if b is not None:
+        Z += b  # in place: Z is a fresh array
+    return Z
 
 
 def cross_entropy(W, b, X, Y, w, xp):
     """Weighted cross-entropy ``sum_i w_i CE_i`` (a forward pass only)."""
     Z = logits(X, W, b)
-    Z = Z - xp.max(Z, axis=1, keepdims=True)
+    Z -= xp.max(Z, axis=1, keepdims=True)
     lse = xp.log(xp.sum(xp.exp(Z), axis=1))
     return float(xp.sum(w * (lse - xp.sum(Y * Z, axis=1))))
 
@@ -81,12 +83,16 @@ def cross_entropy_gradient(W, b, X, Y, w, xp):
     Z = logits(X, W, b)
     # Shifting each row by its maximum changes neither S nor CE (both are
     # invariant to adding a constant to a row of Z) and keeps exp() finite.
-    Z = Z - xp.max(Z, axis=1, keepdims=True)
+    Z -= xp.max(Z, axis=1, keepdims=True)
     E = xp.exp(Z)
     sum_E = xp.sum(E, axis=1)
     # CE_i = logsumexp(Z_i) - sum_k Y_ik Z_ik, using sum_k Y_ik = 1.
     value = float(xp.sum(w * (xp.log(sum_E) - xp.sum(Y * Z, axis=1))))
-    G = (E / sum_E[:, None] - Y) * w[:, None]
+    # G = (S - Y) * w, built in place in E (S = E / sum_E).
+    G = E
+    G /= sum_E[:, None]
+    G -= Y
+    G *= w[:, None]
     grad_W = (X.T @ G).T
     grad_b = None if b is None else xp.sum(G, axis=0)
     return value, grad_W, grad_b

@@ -1,0 +1,135 @@
+"""Cost of one full-batch epoch (value and gradient) against the roofline,
+and peak memory of a fit against the size of X.
+
+Usage::
+
+    python benchmarks/bench_epoch.py [--threads 1] [--repeats 5] [--skip-memory]
+
+For each data set (``datasets.py``): the median time of
+``SoftmaxObjective.smooth_value_and_gradient`` (one pass: forward ``X W^T``,
+softmax, backward ``G^T X``), the time to stream X once from memory at the
+bandwidth measured now (``roofline.read_bandwidth``), and their ratio; the
+same for the forward product alone. For memory, a 5-iteration fit runs in a
+fresh subprocess; its peak RSS during the fit (``VmHWM`` after resetting it
+through ``/proc/self/clear_refs``) minus the RSS before, divided by the size
+of X, is reported ("extra/X"). Linux only.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).parent))
+import datasets  # noqa: E402
+import roofline  # noqa: E402
+
+from sk_softmax._loss import SoftmaxObjective  # noqa: E402
+
+CASES = {
+    "dense float64": ("dense", np.float64),
+    "dense float32": ("dense", np.float32),
+    "sparse float64": ("sparse", np.float64),
+}
+
+MEMORY_SCRIPT = """
+import json, sys
+sys.path.insert(0, {bench!r})
+import numpy as np
+import datasets
+from sk_softmax import SoftmaxGDClassifier
+name, dtype = {name!r}, np.dtype({dtype!r})
+X, _, y, _ = datasets.LOADERS[name]() if name != "dense" else datasets.dense(dtype=dtype)
+def status(key):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key):
+                return int(line.split()[1]) * 1024
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # reset the peak RSS (VmHWM) to the current RSS
+before = status("VmRSS")
+SoftmaxGDClassifier(alpha=1e-4, max_iter=5, tol=0).fit(X, y)
+print(json.dumps({{"before": before, "peak": status("VmHWM")}}))
+"""
+
+
+def nbytes(X):
+    if sp.issparse(X):
+        return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    return X.nbytes
+
+
+def median_time(func, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+    rows = []
+    with threadpool_limits(args.threads):
+        for label, (name, dtype) in CASES.items():
+            if name == "dense":
+                X, _, y, _ = datasets.dense(dtype=dtype)
+            else:
+                X, _, y, _ = datasets.LOADERS[name]()
+            K = int(y.max()) + 1
+            Y = np.eye(K, dtype=X.dtype)[y]
+            w = np.full(X.shape[0], 1.0 / X.shape[0], dtype=X.dtype)
+            objective = SoftmaxObjective(X, Y, w, 1e-4, 0.0, True, np)
+            P = np.random.default_rng(0).standard_normal((K, X.shape[1] + 1))
+            P = (0.01 * P).astype(X.dtype)
+            bandwidth = roofline.read_bandwidth(dtype=dtype)
+            read = nbytes(X) / bandwidth
+            epoch = median_time(
+                lambda o=objective, P=P: o.smooth_value_and_gradient(P), args.repeats
+            )
+            W = P[:, :-1]
+            forward = median_time(lambda X=X, W=W: X @ W.T, args.repeats)
+            memory = "-"
+            if not args.skip_memory:
+                script = MEMORY_SCRIPT.format(
+                    bench=str(Path(__file__).parent),
+                    name=name,
+                    dtype=np.dtype(dtype).name,
+                )
+                out = subprocess.run(
+                    [sys.executable, "-c", script],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                m = json.loads(out.stdout.strip().splitlines()[-1])
+                memory = f"{(m['peak'] - m['before']) / nbytes(X):.3f}"
+            rows.append((label, X.shape, nbytes(X) / 1e6, read, epoch, forward, memory))
+    print(f"threads={args.threads}; times are medians of {args.repeats}")
+    print(
+        f"{'data':<16} {'shape':>17} {'X (MB)':>8} {'read X (s)':>11} "
+        f"{'epoch (s)':>10} {'epoch/read':>11} {'fwd/read':>9} {'extra/X':>8}"
+    )
+    for label, shape, mb, read, epoch, forward, memory in rows:
+        print(
+            f"{label:<16} {str(shape):>17} {mb:>8.0f} {read:>11.4f} {epoch:>10.4f} "
+            f"{epoch / read:>11.2f} {forward / read:>9.2f} {memory:>8}"
+        )
+    f64 = [r for r in rows if r[0] == "dense float64"][0][4]
+    f32 = [r for r in rows if r[0] == "dense float32"][0][4]
+    print(f"float32 epoch / float64 epoch: {f32 / f64:.2f}")
+
+
+if __name__ == "__main__":
+    main()
