@@ -95,7 +95,9 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
           of the batch gradients computed from the data. "invscaling" is
           ``eta0 / (epoch + 1) ** power_t``; "adaptive" keeps ``eta0`` until
           ``n_iter_no_change`` epochs fail to improve by ``tol``, then divides
-          the step by 5 (and stops once it has shrunk by 1e6).
+          the step by 5 (and stops once it has shrunk by 1e6). The model
+          after each epoch is the average of the epoch's iterates
+          (Polyak-Ruppert averaging), which removes most of the gradient noise.
         - A float ``eta > 0``: the derivation's update with that constant step,
           ``W <- W - eta * grad_W``, ``b <- b - eta * grad_b``.
 
@@ -451,8 +453,12 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         if stochastic:
             batch_size = min(self.batch_size or n_samples, train_rows.shape[0])
             if incremental and continuing and hasattr(self, "_schedule"):
+                # Continue the previous call's optimizer: its step schedule and
+                # its last iterate (coef_ holds the average of the iterates).
                 schedule = copy.copy(self._schedule)
                 plateau = copy.copy(self._plateau)
+                if self._iterate.shape == P.shape:  # unless fit_intercept changed
+                    P = xp.asarray(self._iterate, dtype=X.dtype)
             else:
                 if isinstance(learning_rate, str):
                     kind = "adaptive" if learning_rate == "auto" else learning_rate
@@ -518,7 +524,7 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
             return stop
 
         if stochastic:
-            P, n_iter, status = stochastic_gradient(
+            P, n_iter, status, iterate = stochastic_gradient(
                 objective,
                 P,
                 schedule=schedule,
@@ -580,10 +586,10 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         self.best_validation_score_ = plateau.best if early_stopping else None
         if stochastic:
             plateau.best_P = None  # not needed to continue; don't keep a copy
-            self._schedule, self._plateau = schedule, plateau
+            self._schedule, self._plateau, self._iterate = schedule, plateau, iterate
         else:
-            self.__dict__.pop("_schedule", None)
-            self.__dict__.pop("_plateau", None)
+            for name in ("_schedule", "_plateau", "_iterate"):
+                self.__dict__.pop(name, None)
         callback_ctx.call_on_fit_task_end(
             estimator=self,
             X=X,

@@ -177,9 +177,18 @@ def stochastic_gradient(
     the mean of its batch objectives, as in scikit-learn's SGD and MLP; it is
     the exact ``J`` when a single batch holds all the rows.
 
+    The model of an epoch, the one reported and returned, is the average of
+    the epoch's iterates (Polyak-Ruppert averaging over the epoch), while the
+    iterates themselves run on: at a constant step, SGD's iterates hover
+    around the optimum at a distance set by the gradient noise, and their
+    average removes most of it. With one batch per epoch the average is the
+    single iterate, and the loop is plain gradient descent.
+
     There is no optimality measure (a full gradient would cost a pass): the
-    loop runs ``max_iter`` epochs unless ``report`` asks it to stop, and
-    returns the status "stopped" or "max_iter".
+    loop runs ``max_iter`` epochs unless ``report`` asks it to stop. It
+    returns ``(P_average, n_iter, status, P_last)``: the last epoch's averaged
+    model, the status "stopped" or "max_iter", and the last iterate, from
+    which a later call continues (``partial_fit``).
     """
     n = rows.shape[0]
     epoch = 0
@@ -187,6 +196,7 @@ def stochastic_gradient(
         order = rows[rng.permutation(n)] if shuffle else rows
         eta = schedule.eta
         value = 0.0
+        P_sum, n_batches = 0.0, 0
         for start in range(0, n, batch_size):
             batch_rows = order[start : start + batch_size]
             batch = objective.subset(batch_rows, n)
@@ -195,10 +205,13 @@ def stochastic_gradient(
             f += objective.nonsmooth_value(P)
             value += f * (batch_rows.shape[0] / n)
             P = batch.prox(P - eta * g, eta)
+            P_sum = P_sum + P
+            n_batches += 1
+        P_avg = P_sum / n_batches
         schedule.end_epoch()
-        if report(epoch, value, P, None, eta):
-            return P, epoch, "stopped"
-    return P, epoch, "max_iter"
+        if report(epoch, value, P_avg, None, eta):
+            return P_avg, epoch, "stopped", P
+    return P_avg, epoch, "max_iter", P
 
 
 SOLVERS = {
