@@ -19,7 +19,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -65,15 +64,6 @@ def nbytes(X):
     return X.nbytes
 
 
-def median_time(func, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=1)
@@ -95,11 +85,11 @@ def main():
             P = (0.01 * P).astype(X.dtype)
             bandwidth = roofline.read_bandwidth(dtype=dtype)
             read = nbytes(X) / bandwidth
-            epoch = median_time(
+            epoch = roofline.median_time(
                 lambda o=objective, P=P: o.smooth_value_and_gradient(P), args.repeats
             )
             W = P[:, :-1]
-            forward = median_time(lambda X=X, W=W: X @ W.T, args.repeats)
+            forward = roofline.median_time(lambda X=X, W=W: X @ W.T, args.repeats)
             memory = "-"
             if not args.skip_memory:
                 script = MEMORY_SCRIPT.format(

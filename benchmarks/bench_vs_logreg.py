@@ -32,16 +32,17 @@ import warnings
 
 import numpy as np
 from scipy.special import logsumexp
-from sklearn.datasets import load_digits, make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils._array_api import get_namespace
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from sk_softmax import SoftmaxGDClassifier
 from sk_softmax._loss import SoftmaxObjective
 from sk_softmax._solvers import SOLVERS
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import datasets  # noqa: E402
 
 ALPHA = 1e-4
 MAX_ITER = 10_000
@@ -70,17 +71,10 @@ def softmax_parameters(estimator):
 
 
 def load_datasets(quick):
-    X, y = load_digits(return_X_y=True)
-    yield "digits", StandardScaler().fit_transform(X), y
+    """The data sets of ``datasets.py``, whole and standardized."""
+    yield "digits", *datasets.digits(split=False)
     n_samples = 20_000 if quick else 200_000
-    X, y = make_classification(
-        n_samples=n_samples,
-        n_features=200,
-        n_informative=50,
-        n_classes=10,
-        random_state=0,
-    )
-    X = StandardScaler(copy=False).fit_transform(X)
+    X, y = datasets.dense(n_samples, split=False)
     yield f"make_classification({n_samples // 1000}k x 200)", X, y
 
 

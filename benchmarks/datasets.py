@@ -10,6 +10,8 @@
 
 Each loader returns ``X_train, X_test, y_train, y_test`` (a stratified 80/20
 split, ``random_state=0``); the scaler is fit on the training part only.
+``digits`` and ``dense`` return the whole data set, standardized, as ``X, y``
+with ``split=False``.
 """
 
 import numpy as np
@@ -19,7 +21,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 
-def _split_standardize(X, y, dtype=np.float64):
+def _split_standardize(X, y, dtype=np.float64, split=True):
+    if not split:  # the whole data set, standardized: X, y
+        return StandardScaler().fit_transform(X).astype(dtype, copy=False), y
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.2, stratify=y, random_state=0
     )
@@ -29,12 +33,12 @@ def _split_standardize(X, y, dtype=np.float64):
     return X_train, X_test, y_train, y_test
 
 
-def digits(dtype=np.float64):
+def digits(dtype=np.float64, split=True):
     X, y = load_digits(return_X_y=True)
-    return _split_standardize(X, y, dtype)
+    return _split_standardize(X, y, dtype, split)
 
 
-def dense(n_samples=200_000, dtype=np.float64):
+def dense(n_samples=200_000, dtype=np.float64, split=True):
     X, y = make_classification(
         n_samples=n_samples,
         n_features=200,
@@ -42,7 +46,7 @@ def dense(n_samples=200_000, dtype=np.float64):
         n_classes=10,
         random_state=0,
     )
-    return _split_standardize(X, y, dtype)
+    return _split_standardize(X, y, dtype, split)
 
 
 def sparse(n_samples=100_000, n_features=50_000, nnz_per_row=50, n_classes=20):

@@ -22,7 +22,8 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 
-def _median_time(func, repeats):
+def median_time(func, repeats):
+    """Median wall time of ``repeats`` calls of ``func``."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -38,7 +39,7 @@ def read_bandwidth(mbytes=512, dtype=np.float64, repeats=7):
     ones = np.ones(n, dtype=dtype)
     x @ ones  # warm up: page the arrays in
     # A dot product reads both arrays: 2 * nbytes per pass.
-    return 2 * x.nbytes / _median_time(lambda: x @ ones, repeats)
+    return 2 * x.nbytes / median_time(lambda: x @ ones, repeats)
 
 
 def copy_bandwidth(mbytes=512, repeats=7):
@@ -46,7 +47,7 @@ def copy_bandwidth(mbytes=512, repeats=7):
     src = np.random.default_rng(0).random(n)
     dst = np.empty_like(src)
     np.copyto(dst, src)
-    return 2 * src.nbytes / _median_time(lambda: np.copyto(dst, src), repeats)
+    return 2 * src.nbytes / median_time(lambda: np.copyto(dst, src), repeats)
 
 
 def gemm_rate(size=2000, dtype=np.float64, repeats=5):
@@ -55,7 +56,7 @@ def gemm_rate(size=2000, dtype=np.float64, repeats=5):
     A = rng.random((size, size)).astype(dtype)
     B = rng.random((size, size)).astype(dtype)
     A @ B
-    return 2 * size**3 / _median_time(lambda: A @ B, repeats)
+    return 2 * size**3 / median_time(lambda: A @ B, repeats)
 
 
 def time_to_read(nbytes, bandwidth=None):

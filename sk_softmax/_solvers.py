@@ -25,11 +25,18 @@ Every solver has the same signature and contract:
 import math
 
 
-def _threshold(objective, tol, scale):
-    """``tol * scale``, floored at the rounding level of the gradient (so that
-    a start point that is already optimal, where ``scale`` is rounding noise,
-    counts as converged)."""
-    return max(tol * scale, objective.rounding_level())
+def _start(objective, P, tol, scale):
+    """Value and gradient at the start point, the stopping threshold, and
+    whether the start point already meets it.
+
+    The threshold is ``tol * scale``, floored at the rounding level of the
+    gradient, so that a start point that is already optimal (where ``scale``
+    is rounding noise) counts as converged.
+    """
+    f, g = objective.smooth_value_and_gradient(P)
+    opt = objective.optimality(P, g)
+    threshold = max(tol * (opt if scale is None else scale), objective.rounding_level())
+    return f, g, threshold, opt <= threshold
 
 
 def _finfo_eps(P, xp):
@@ -45,10 +52,8 @@ def gradient_descent(objective, P, *, learning_rate, max_iter, tol, scale, repor
 
     ``P <- P - eta * grad`` (followed by the proximal step of the L1 part, if any).
     """
-    f, g = objective.smooth_value_and_gradient(P)
-    opt = objective.optimality(P, g)
-    threshold = _threshold(objective, tol, opt if scale is None else scale)
-    if opt <= threshold:
+    f, g, threshold, converged = _start(objective, P, tol, scale)
+    if converged:
         return P, 0, "converged"
     for it in range(1, max_iter + 1):
         P = objective.prox(P - learning_rate * g, learning_rate)
@@ -76,10 +81,8 @@ def accelerated_gradient(objective, P, *, max_iter, tol, scale, report):
     momentum = NesterovMomentum(xp)
     lipschitz = BacktrackingLipschitz()
     Y = P
-    f_Y, g_Y = objective.smooth_value_and_gradient(Y)
-    opt = objective.optimality(P, g_Y)
-    threshold = _threshold(objective, tol, opt if scale is None else scale)
-    if opt <= threshold:
+    f_Y, g_Y, threshold, converged = _start(objective, Y, tol, scale)
+    if converged:
         return P, 0, "converged"
     eps = _finfo_eps(P, xp)
     for it in range(1, max_iter + 1):
@@ -127,10 +130,8 @@ def lbfgs(objective, P, *, max_iter, tol, scale, report, memory=10):
         raise ValueError("lbfgs handles smooth objectives only (l1_ratio == 0).")
     xp = objective.xp
     eps = _finfo_eps(P, xp)
-    f, g = objective.smooth_value_and_gradient(P)
-    opt = objective.optimality(P, g)
-    threshold = _threshold(objective, tol, opt if scale is None else scale)
-    if opt <= threshold:
+    f, g, threshold, converged = _start(objective, P, tol, scale)
+    if converged:
         return P, 0, "converged"
     directions = LBFGSDirection(memory, xp)
     it = 0

@@ -13,6 +13,7 @@ import tracemalloc
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _reference import objective  # tests/_reference.py
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.datasets import load_breast_cancer, load_iris, load_wine
@@ -38,27 +39,6 @@ def data(name):
     """Standardized data set; fresh copies, so tests may modify them."""
     X, y = _standardized(name)
     return X.copy(), y.copy()
-
-
-def softmax_parameters(coef, intercept):
-    coef = np.asarray(coef, dtype=np.float64)
-    intercept = np.asarray(intercept, dtype=np.float64)
-    if coef.shape[0] == 1:
-        return np.vstack([-coef / 2, coef / 2]), np.hstack(
-            [-intercept / 2, intercept / 2]
-        )
-    return coef, intercept
-
-
-def objective(coef, intercept, X, y, alpha, sample_weight=None, l1_ratio=0.0):
-    """DESIGN.md's J, from scratch: weighted mean CE + alpha * R(W)."""
-    W, b = softmax_parameters(coef, intercept)
-    _, y_index = np.unique(y, return_inverse=True)
-    s = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
-    log_p = log_softmax(np.asarray(X @ W.T) + b, axis=1)
-    ce = -log_p[np.arange(len(y)), y_index]
-    penalty = (1 - l1_ratio) / 2 * np.sum(W**2) + l1_ratio * np.sum(np.abs(W))
-    return np.sum(s * ce) / np.sum(s) + alpha * penalty
 
 
 def one_hot(y):
