@@ -61,6 +61,8 @@ def sparse(n_samples=100_000, n_features=50_000, nnz_per_row=50, n_classes=20):
     X = sp.csr_array((values.ravel(), indices.ravel(), indptr), (n_samples, n_features))
     X.sum_duplicates()
     X = X.multiply(1.0 / np.sqrt(X.multiply(X).sum(axis=1)).reshape(-1, 1)).tocsr()
+    # 32-bit indices, as scikit-learn's own solvers (saga) require.
+    X.indices, X.indptr = X.indices.astype(np.int32), X.indptr.astype(np.int32)
     W = rng.standard_normal((n_classes, n_features)) * (
         rng.random((n_classes, n_features)) < 0.05
     )
