@@ -29,9 +29,13 @@ Softmax and log-softmax subtract the row maximum before exponentiating, so that
 no logit, however large, overflows, and ``log S`` is computed as ``Z - logsumexp``,
 never as ``log`` of a rounded-to-zero probability.
 
+The loss and its gradient are evaluated class-major, in the derivation's own
+layout: ``Z^T = W X^T + b`` (K, n), ``G^T`` (K, n), ``grad_W = G^T X``.
+
 Everything here is written against an array namespace ``xp`` (numpy, or an
 array-API library such as torch or cupy) and touches ``X`` only through
-``X @ W.T`` and ``X.T @ G``, so scipy sparse matrices go through the same code.
+``W @ X.T`` and ``G^T @ X`` (``X @ W.T`` for predictions), so scipy sparse
+matrices go through the same code.
 Nothing here knows about class labels, sample weights' origin or estimators.
 """
 
@@ -60,12 +64,26 @@ def logits(X, W, b):
     return Z
 
 
+def _logits_t(X, W, b):
+    """``Z^T = W X^T + b`` of shape (K, n): the derivation's own layout.
+
+    Computing the logits class-major makes every reduction over the classes
+    (max, sum) an elementwise operation between K long rows, which is faster
+    than reducing K-long rows n times; scipy sparse ``X`` goes through the
+    same expression (scipy evaluates it as ``(X W^T)^T``).
+    """
+    Z = W @ X.T
+    if b is not None:
+        Z += b[:, None]  # in place: Z is a fresh array
+    return Z
+
+
 def cross_entropy(W, b, X, Y, w, xp):
     """Weighted cross-entropy ``sum_i w_i CE_i`` (a forward pass only)."""
-    Z = logits(X, W, b)
-    Z -= xp.max(Z, axis=1, keepdims=True)
-    lse = xp.log(xp.sum(xp.exp(Z), axis=1))
-    return float(xp.sum(w * (lse - xp.sum(Y * Z, axis=1))))
+    Z = _logits_t(X, W, b)
+    Z -= xp.max(Z, axis=0, keepdims=True)
+    lse = xp.log(xp.sum(xp.exp(Z), axis=0))
+    return float(xp.sum(w * (lse - xp.sum(Y.T * Z, axis=0))))
 
 
 def cross_entropy_gradient(W, b, X, Y, w, xp):
@@ -80,21 +98,22 @@ def cross_entropy_gradient(W, b, X, Y, w, xp):
     grad_b : array of shape (K,) or None
         ``sum_i G[i]``; None when ``b`` is None.
     """
-    Z = logits(X, W, b)
-    # Shifting each row by its maximum changes neither S nor CE (both are
-    # invariant to adding a constant to a row of Z) and keeps exp() finite.
-    Z -= xp.max(Z, axis=1, keepdims=True)
+    Z = _logits_t(X, W, b)  # Z^T, (K, n)
+    # Shifting each sample's logits by their maximum changes neither S nor CE
+    # (both are invariant to adding a constant to all K logits) and keeps
+    # exp() finite.
+    Z -= xp.max(Z, axis=0, keepdims=True)
     E = xp.exp(Z)
-    sum_E = xp.sum(E, axis=1)
+    sum_E = xp.sum(E, axis=0)
     # CE_i = logsumexp(Z_i) - sum_k Y_ik Z_ik, using sum_k Y_ik = 1.
-    value = float(xp.sum(w * (xp.log(sum_E) - xp.sum(Y * Z, axis=1))))
-    # G = (S - Y) * w, built in place in E (S = E / sum_E).
-    G = E
-    G /= sum_E[:, None]
-    G -= Y
-    G *= w[:, None]
-    grad_W = (X.T @ G).T
-    grad_b = None if b is None else xp.sum(G, axis=0)
+    value = float(xp.sum(w * (xp.log(sum_E) - xp.sum(Y.T * Z, axis=0))))
+    # G^T = (S - Y)^T * w, built in place in E (S^T = E / sum_E).
+    G_t = E
+    G_t /= sum_E
+    G_t -= Y.T
+    G_t *= w
+    grad_W = G_t @ X
+    grad_b = None if b is None else xp.sum(G_t, axis=1)
     return value, grad_W, grad_b
 
 

@@ -115,21 +115,73 @@ def accelerated_gradient(objective, P, *, max_iter, tol, scale, report):
     return P, it, ("stopped" if stop else "max_iter")
 
 
-def lbfgs(objective, P, *, max_iter, tol, scale, report, memory=10):
-    """L-BFGS on the smooth objective (L2 penalty only), with a backtracking
-    Armijo line search; the hand-derived gradient is its only input.
+def _cubic_minimizer(a, f_a, df_a, b, f_b, df_b):
+    """Minimizer of the cubic interpolating two points of a line (values and
+    slopes), kept 10% inside [a, b] (Nocedal & Wright, eq. 3.59)."""
+    lo, hi = min(a, b), max(a, b)
+    if hi - lo <= 1e-12 * hi:  # the bracket has collapsed onto one step
+        return lo
+    margin = 0.1 * (hi - lo)
+    d1 = df_a + df_b - 3.0 * (f_a - f_b) / (a - b)
+    disc = d1 * d1 - df_a * df_b
+    if disc < 0 or not math.isfinite(disc):
+        return 0.5 * (a + b)
+    d2 = math.copysign(math.sqrt(disc), b - a)
+    denom = df_b - df_a + 2.0 * d2
+    t = b - (b - a) * (df_b + d2 - d1) / denom if denom != 0 else 0.5 * (a + b)
+    if not math.isfinite(t):
+        return 0.5 * (a + b)
+    return min(max(t, lo + margin), hi - margin)
 
-    Near the optimum, objective values stop being distinguishable in floating
-    point before gradients do; a step that leaves ``J`` unchanged to rounding
-    but reduces the gradient is then accepted, as in scikit-learn's
-    ``_newton_solver``.
+
+def _wolfe_line_search(objective, P, f, g, d, t, *, c1=1e-4, c2=0.9, max_trials=40):
+    """A step ``t`` along ``d`` meeting the strong Wolfe conditions.
+
+    ``f(P + t d) <= f + c1 t <g, d>`` (sufficient decrease) and
+    ``|<g(P + t d), d>| <= c2 |<g, d>|`` (the slope has flattened), found by
+    extrapolation then bracketing with cubic interpolation (Nocedal & Wright,
+    algorithms 3.5 and 3.6); the curvature condition keeps the L-BFGS pairs
+    informative. A step that leaves ``f`` unchanged to rounding but reduces
+    the gradient is accepted too: near the optimum, values stop being
+    distinguishable in floating point before gradients do (as in
+    scikit-learn's ``_newton_solver``).
+
+    Returns ``(t, P_new, f_new, g_new)``, or None if no trial succeeds.
     """
+    xp = objective.xp
+    eps = _finfo_eps(P, xp)
+    gd = float(xp.sum(g * d))
+    lo, f_lo, gd_lo = 0.0, f, gd  # the best step so far meeting sufficient decrease
+    hi = None  # once set, [lo, hi] brackets an acceptable step
+    for _ in range(max_trials):
+        P_new = P + t * d
+        f_new, g_new = objective.smooth_value_and_gradient(P_new)
+        gd_new = float(xp.sum(g_new * d))
+        if abs(f_new - f) <= 16 * eps * abs(f) and _norm1(g_new, xp) < _norm1(g, xp):
+            return t, P_new, f_new, g_new
+        if f_new > f + c1 * t * gd or f_new >= f_lo:
+            hi, f_hi, gd_hi = t, f_new, gd_new
+        elif abs(gd_new) <= c2 * abs(gd):
+            return t, P_new, f_new, g_new
+        else:
+            if gd_new * ((t if hi is None else hi) - lo) >= 0:
+                hi, f_hi, gd_hi = lo, f_lo, gd_lo
+            lo, f_lo, gd_lo = t, f_new, gd_new
+        if hi is None:  # still descending steeply: a longer step
+            t *= 2.0
+        else:
+            t = _cubic_minimizer(lo, f_lo, gd_lo, hi, f_hi, gd_hi)
+    return None
+
+
+def lbfgs(objective, P, *, max_iter, tol, scale, report, memory=10):
+    """L-BFGS on the smooth objective (L2 penalty only), with a strong Wolfe
+    line search; the hand-derived gradient is its only input."""
     from ._optimizers import LBFGSDirection
 
     if not objective.is_smooth:
         raise ValueError("lbfgs handles smooth objectives only (l1_ratio == 0).")
     xp = objective.xp
-    eps = _finfo_eps(P, xp)
     f, g, threshold, converged = _start(objective, P, tol, scale)
     if converged:
         return P, 0, "converged"
@@ -140,21 +192,14 @@ def lbfgs(objective, P, *, max_iter, tol, scale, report, memory=10):
         gd = float(xp.sum(g * d))
         if not gd < 0:  # lost descent to rounding: fall back to steepest descent
             directions.reset()
-            d, gd = -g, -float(xp.sum(g * g))
+            d = -g
+            gd = -float(xp.sum(g * g))
         # Without curvature pairs, a first step of unit length.
-        t = 1.0 if directions.pairs else 1.0 / math.sqrt(-gd)
-        for _ in range(40):
-            P_new = P + t * d
-            f_new, g_new = objective.smooth_value_and_gradient(P_new)
-            if f_new <= f + 1e-4 * t * gd:
-                break
-            if abs(f_new - f) <= 16 * eps * abs(f) and _norm1(g_new, xp) < _norm1(
-                g, xp
-            ):
-                break
-            t *= 0.5
-        else:  # no decrease possible in floating point: as close as it gets
+        t0 = 1.0 if directions.pairs else 1.0 / math.sqrt(-gd)
+        step = _wolfe_line_search(objective, P, f, g, d, t0)
+        if step is None:  # no decrease possible in floating point: as close as it gets
             return P, it - 1, "precision"
+        t, P_new, f_new, g_new = step
         directions.update(P_new - P, g_new - g)
         P, f, g = P_new, f_new, g_new
         opt = objective.optimality(P, g)
