@@ -85,7 +85,7 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
             default="auto"
         The step size; no choice needs tuning.
 
-        - "auto": full batch, L-BFGS with a backtracking line search on the
+        - "auto": full batch, L-BFGS with a strong Wolfe line search on the
           hand-derived gradient when the penalty is smooth (``l1_ratio == 0``),
           accelerated proximal gradient (FISTA) with adaptive restart and a
           backtracking step size otherwise; mini-batch, "adaptive".

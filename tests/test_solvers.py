@@ -445,3 +445,23 @@ def test_stopping_rule_is_scale_free(name):
     assert s == s4 == "converged"
     assert n == n4
     assert_allclose(P4, P, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("t0", [1e-3, 1.0, 50.0])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_wolfe_line_search_meets_the_strong_wolfe_conditions(seed, t0):
+    # From a too short, a reasonable and a far too long first trial, the step
+    # returned decreases f enough and flattens the slope along d (N&W 3.7).
+    from sk_softmax._solvers import _wolfe_line_search
+
+    obj = make_problem(seed=seed, alpha=1e-3)
+    rng = np.random.default_rng(seed)
+    P = 0.5 * rng.standard_normal(zeros(obj).shape)
+    f, g = obj.smooth_value_and_gradient(P)
+    d = -g * rng.uniform(0.5, 2.0, size=g.shape)  # a descent direction
+    gd = float(np.sum(g * d))
+    t, P_new, f_new, g_new = _wolfe_line_search(obj, P, f, g, d, t0)
+    assert_allclose(P_new, P + t * d)
+    assert f_new == pytest.approx(obj.smooth_value(P_new), rel=1e-12)
+    assert f_new <= f + 1e-4 * t * gd
+    assert abs(float(np.sum(g_new * d))) <= 0.9 * abs(gd)
