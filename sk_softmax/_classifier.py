@@ -471,7 +471,7 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
 
         # ---- reporting: loss curve, early stopping, verbose, callbacks
         callback_ctx = self._init_callback_context(max_subtasks=max_iter)
-        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+        metadata = {"sample_weight": sample_weight}  # for scorers, e.g. ScoringMonitor
         callback_ctx.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
         loss_curve, validation_scores = [], []
         start = time.perf_counter()
