@@ -39,6 +39,8 @@ matrices go through the same code.
 Nothing here knows about class labels, sample weights' origin or estimators.
 """
 
+import copy
+
 import scipy.sparse as sp
 
 from ._penalties import ElasticNet
@@ -189,8 +191,7 @@ class SoftmaxObjective:
         """
         xp = self.xp
         X = self.X[rows] if sp.issparse(self.X) else xp.take(self.X, rows, axis=0)
-        batch = SoftmaxObjective.__new__(SoftmaxObjective)
-        batch.__dict__.update(self.__dict__)
+        batch = copy.copy(self)  # same penalty and settings, other rows
         batch.X = X
         batch.Y = xp.take(self.Y, rows, axis=0)
         batch.w = xp.take(self.w, rows, axis=0) * (n_rows / rows.shape[0])

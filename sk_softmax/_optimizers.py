@@ -68,7 +68,6 @@ class NesterovMomentum:
     def __init__(self, xp):
         self.xp = xp
         self.t = 1.0
-        self.n_restarts = 0
 
     def extrapolate(self, P_new, P_old, Y_old):
         """Next extrapolation point from the new iterate and the previous one.
@@ -81,7 +80,6 @@ class NesterovMomentum:
         step = P_new - P_old
         if _dot(Y_old - P_new, step, xp) > 0:
             self.t = 1.0
-            self.n_restarts += 1
             return P_new
         t_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * self.t * self.t))
         beta = (self.t - 1.0) / t_new

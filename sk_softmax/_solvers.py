@@ -134,7 +134,7 @@ def _cubic_minimizer(a, f_a, df_a, b, f_b, df_b):
     return min(max(t, lo + margin), hi - margin)
 
 
-def _wolfe_line_search(objective, P, f, g, d, t, *, c1=1e-4, c2=0.9, max_trials=40):
+def _wolfe_line_search(objective, P, f, g, d, gd, t, *, c1=1e-4, c2=0.9, max_trials=40):
     """A step ``t`` along ``d`` meeting the strong Wolfe conditions.
 
     ``f(P + t d) <= f + c1 t <g, d>`` (sufficient decrease) and
@@ -146,11 +146,11 @@ def _wolfe_line_search(objective, P, f, g, d, t, *, c1=1e-4, c2=0.9, max_trials=
     distinguishable in floating point before gradients do (as in
     scikit-learn's ``_newton_solver``).
 
-    Returns ``(t, P_new, f_new, g_new)``, or None if no trial succeeds.
+    ``gd`` is the slope ``<g, d>`` at ``t = 0``. Returns
+    ``(t, P_new, f_new, g_new)``, or None if no trial succeeds.
     """
     xp = objective.xp
     eps = _finfo_eps(P, xp)
-    gd = float(xp.sum(g * d))
     lo, f_lo, gd_lo = 0.0, f, gd  # the best step so far meeting sufficient decrease
     hi = None  # once set, [lo, hi] brackets an acceptable step
     for _ in range(max_trials):
@@ -196,7 +196,7 @@ def lbfgs(objective, P, *, max_iter, tol, scale, report, memory=10):
             gd = -float(xp.sum(g * g))
         # Without curvature pairs, a first step of unit length.
         t0 = 1.0 if directions.pairs else 1.0 / math.sqrt(-gd)
-        step = _wolfe_line_search(objective, P, f, g, d, t0)
+        step = _wolfe_line_search(objective, P, f, g, d, gd, t0)
         if step is None:  # no decrease possible in floating point: as close as it gets
             return P, it - 1, "precision"
         t, P_new, f_new, g_new = step

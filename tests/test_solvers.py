@@ -460,7 +460,7 @@ def test_wolfe_line_search_meets_the_strong_wolfe_conditions(seed, t0):
     f, g = obj.smooth_value_and_gradient(P)
     d = -g * rng.uniform(0.5, 2.0, size=g.shape)  # a descent direction
     gd = float(np.sum(g * d))
-    t, P_new, f_new, g_new = _wolfe_line_search(obj, P, f, g, d, t0)
+    t, P_new, f_new, g_new = _wolfe_line_search(obj, P, f, g, d, gd, t0)
     assert_allclose(P_new, P + t * d)
     assert f_new == pytest.approx(obj.smooth_value(P_new), rel=1e-12)
     assert f_new <= f + 1e-4 * t * gd
