@@ -7,6 +7,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.callback import CallbackSupportMixin
 from sklearn.exceptions import ConvergenceWarning
@@ -85,10 +86,8 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
             default="auto"
         The step size; no choice needs tuning.
 
-        - "auto": full batch, L-BFGS with a strong Wolfe line search on the
-          hand-derived gradient when the penalty is smooth (``l1_ratio == 0``),
-          accelerated proximal gradient (FISTA) with adaptive restart and a
-          backtracking step size otherwise; mini-batch, "adaptive".
+        - "auto": full batch, the method chosen by ``solver``, which needs no
+          step size; mini-batch, "adaptive".
         - "constant", "invscaling", "adaptive": the schedules of
           :class:`~sklearn.neural_network.MLPClassifier`, starting from
           ``eta0 = 1 / L_B``, with ``L_B`` an estimate of the Lipschitz constant
@@ -100,6 +99,24 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
           (Polyak-Ruppert averaging), which removes most of the gradient noise.
         - A float ``eta > 0``: the derivation's update with that constant step,
           ``W <- W - eta * grad_W``, ``b <- b - eta * grad_b``.
+
+    solver : {"auto", "lbfgs", "newton-cg", "fista"}, default="auto"
+        The full-batch method; only used when ``batch_size=None`` and
+        ``learning_rate="auto"``. All of them use the hand-derived gradients.
+
+        - "lbfgs": L-BFGS with a strong Wolfe line search. Smooth penalty
+          only (``l1_ratio == 0``).
+        - "newton-cg": truncated Newton; conjugate gradients on the
+          hand-derived Hessian-vector products (one pass over the data each)
+          solve for the Newton step, then a backtracking line search. Smooth
+          penalty only.
+        - "fista": accelerated proximal gradient with adaptive restart and a
+          backtracking step size; any ``l1_ratio``.
+        - "auto": "fista" when the penalty has an L1 part; otherwise
+          "newton-cg" for sparse ``X`` and "lbfgs" for dense ``X``. Text-like
+          sparse data, with many rare features, is ill-conditioned, and
+          there Newton steps pay off; standardized dense data is not, and
+          there L-BFGS needs fewer passes (``benchmarks/bench_all.py``).
 
     power_t : float, default=0.5
         Exponent of the "invscaling" schedule.
@@ -214,6 +231,7 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
             StrOptions({"auto", "constant", "invscaling", "adaptive"}),
             Interval(Real, 0, None, closed="neither"),
         ],
+        "solver": [StrOptions({"auto", "lbfgs", "newton-cg", "fista"})],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -235,6 +253,7 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         fit_intercept=True,
         batch_size=None,
         learning_rate="auto",
+        solver="auto",
         power_t=0.5,
         max_iter=200,
         tol=1e-4,
@@ -252,6 +271,7 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         self.fit_intercept = fit_intercept
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.solver = solver
         self.power_t = power_t
         self.max_iter = max_iter
         self.tol = tol
@@ -321,6 +341,22 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         return self._atomic(
             self._partial_fit, X, y, sample_weight, classes=classes, incremental=True
         )
+
+    def _full_batch_solver(self, X, objective):
+        """The key in ``SOLVERS`` of the method ``solver`` names for this fit."""
+        if self.solver == "auto":
+            if not objective.is_smooth:
+                return "agd"
+            return "newton-cg" if sp.issparse(X) else "lbfgs"
+        if self.solver == "fista":
+            return "agd"
+        if not objective.is_smooth:
+            raise ValueError(
+                f"solver={self.solver!r} handles a smooth penalty only "
+                f"(l1_ratio=0); got l1_ratio={self.l1_ratio}. Use solver='fista' "
+                "or 'auto'."
+            )
+        return self.solver
 
     def _atomic(self, method, *args, **kwargs):
         """Run ``method``; if it raises, restore the estimator as it was."""
@@ -537,8 +573,7 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
             )
         else:
             if learning_rate == "auto":
-                solver = "lbfgs" if objective.is_smooth else "agd"
-                options = {}
+                solver, options = self._full_batch_solver(X, objective), {}
             else:
                 solver, options = "gd", {"learning_rate": float(learning_rate)}
             scale = None

@@ -88,7 +88,7 @@ def cross_entropy(W, b, X, Y, w, xp):
     return float(xp.sum(w * (lse - xp.sum(Y.T * Z, axis=0))))
 
 
-def cross_entropy_gradient(W, b, X, Y, w, xp):
+def cross_entropy_gradient(W, b, X, Y, w, xp, return_proba=False):
     """Weighted cross-entropy and its hand-derived gradients.
 
     Returns
@@ -99,6 +99,9 @@ def cross_entropy_gradient(W, b, X, Y, w, xp):
         ``G^T X`` with ``G = (S - Y) * w[:, None]``.
     grad_b : array of shape (K,) or None
         ``sum_i G[i]``; None when ``b`` is None.
+    S_t : array of shape (K, n)
+        The probabilities ``S^T``, only if ``return_proba`` (what
+        ``cross_entropy_hessp`` needs).
     """
     Z = _logits_t(X, W, b)  # Z^T, (K, n)
     # Shifting each sample's logits by their maximum changes neither S nor CE
@@ -112,11 +115,34 @@ def cross_entropy_gradient(W, b, X, Y, w, xp):
     # G^T = (S - Y)^T * w, built in place in E (S^T = E / sum_E).
     G_t = E
     G_t /= sum_E
+    S_t = xp.asarray(G_t, copy=True) if return_proba else None
     G_t -= Y.T
     G_t *= w
     grad_W = G_t @ X
     grad_b = None if b is None else xp.sum(G_t, axis=1)
+    if return_proba:
+        return value, grad_W, grad_b, S_t
     return value, grad_W, grad_b
+
+
+def cross_entropy_hessp(V, c, X, S_t, w, xp):
+    """The Hessian of the weighted cross-entropy, at the point whose
+    probabilities are ``S_t`` (K, n), applied to a direction ``(V, c)``.
+
+    Per sample, the Hessian of ``CE_i`` in its logits is ``diag(s_i) - s_i
+    s_i^T``; the logits move by ``dz_i = V x_i + c`` along the direction, so
+    the chain rule gives::
+
+        R = w[:, None] * (S * (dZ - sum_k S[:, k] dZ[:, k]))      (n, K)
+        H (V, c) = (R^T X, sum_i R[i])
+
+    ``c`` may be None (no intercept). Returns ``(HV, Hc)``, ``Hc`` None then.
+    """
+    R_t = _logits_t(X, V, c)  # dZ^T, (K, n)
+    R_t -= xp.sum(S_t * R_t, axis=0)
+    R_t *= S_t
+    R_t *= w
+    return R_t @ X, (None if c is None else xp.sum(R_t, axis=1))
 
 
 class SoftmaxObjective:
@@ -171,14 +197,24 @@ class SoftmaxObjective:
             for r in self._row_blocks()
         )
 
-    def _data_value_and_gradient(self, W, b):
+    def _data_value_and_gradient(self, W, b, probas=None):
+        """Sums over the row blocks; each block's ``S^T`` is appended to the
+        list ``probas`` if one is given."""
         value, grad_W, grad_b = 0.0, 0.0, 0.0
         for r in self._row_blocks():
-            v, gW, gb = cross_entropy_gradient(
-                W, b, self.X[r], self.Y[r], self.w[r], self.xp
+            v, gW, gb, *S_t = cross_entropy_gradient(
+                W,
+                b,
+                self.X[r],
+                self.Y[r],
+                self.w[r],
+                self.xp,
+                return_proba=probas is not None,
             )
             value, grad_W = value + v, grad_W + gW
             grad_b = None if gb is None else grad_b + gb
+            if probas is not None:
+                probas.append(S_t[0])
         return value, grad_W, grad_b
 
     def subset(self, rows, n_rows):
@@ -274,12 +310,35 @@ class SoftmaxObjective:
         W, b = self.split(P)
         return self._data_value(W, b) + self.penalty.smooth_value(W)
 
-    def smooth_value_and_gradient(self, P):
+    def smooth_value_and_gradient(self, P, probas=None):
         """``f(P)`` and its gradient, an array shaped like ``P``."""
         W, b = self.split(P)
-        data, grad_W, grad_b = self._data_value_and_gradient(W, b)
+        data, grad_W, grad_b = self._data_value_and_gradient(W, b, probas)
         grad_W = grad_W + self.penalty.smooth_gradient(W)
         return data + self.penalty.smooth_value(W), self._join(grad_W, grad_b)
+
+    def smooth_value_gradient_hessp(self, P):
+        """``f(P)``, its gradient and ``hessp``, the function applying the
+        Hessian of ``f`` at ``P`` to a direction shaped like ``P``.
+
+        ``hessp`` keeps the probabilities at ``P`` ((K, n) numbers) and makes
+        one pass over ``X`` per call. The L2 part of the penalty is quadratic:
+        its Hessian applied to ``D`` is its gradient at ``D``.
+        """
+        xp, probas = self.xp, []
+        f, grad = self.smooth_value_and_gradient(P, probas)
+        blocks = self._row_blocks()
+
+        def hessp(D):
+            V, c = self.split(D)
+            HV, Hc = self.penalty.smooth_gradient(V), 0.0
+            for r, S_t in zip(blocks, probas, strict=True):
+                hv, hc = cross_entropy_hessp(V, c, self.X[r], S_t, self.w[r], xp)
+                HV = HV + hv
+                Hc = None if hc is None else Hc + hc
+            return self._join(HV, Hc)
+
+        return f, grad, hessp
 
     def nonsmooth_value(self, P):
         """``g(P)``: the L1 part of the penalty (0 when ``l1_ratio == 0``)."""

@@ -225,6 +225,64 @@ def test_sparse_input_gives_the_dense_model(name, fmt, l1_ratio):
     assert_array_equal(dense.predict(X_sparse), dense.predict(X))
 
 
+@pytest.mark.parametrize(
+    "fmt, l1_ratio, expected",
+    [
+        (None, 0.0, "lbfgs"),
+        ("csr", 0.0, "newton-cg"),
+        ("csc", 0.0, "newton-cg"),
+        (None, 0.5, "agd"),
+        ("csr", 0.5, "agd"),
+    ],
+)
+def test_auto_solver_choice(monkeypatch, fmt, l1_ratio, expected):
+    import sk_softmax._classifier as classifier_module
+
+    called = []
+
+    def recording(name, solver):
+        def run(*args, **kwargs):
+            called.append(name)
+            return solver(*args, **kwargs)
+
+        return run
+
+    monkeypatch.setattr(
+        classifier_module,
+        "SOLVERS",
+        {name: recording(name, f) for name, f in classifier_module.SOLVERS.items()},
+    )
+    X, y = data("wine")
+    X = X if fmt is None else sp.csr_matrix(X).asformat(fmt)
+    SoftmaxGDClassifier(alpha=1e-2, l1_ratio=l1_ratio).fit(X, y)
+    assert called == [expected]
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cg"])
+def test_smooth_solvers_refuse_l1(solver):
+    X, y = data("wine")
+    with pytest.raises(ValueError, match="l1_ratio=0.*'fista'"):
+        SoftmaxGDClassifier(solver=solver, l1_ratio=0.5).fit(X, y)
+
+
+@pytest.mark.parametrize("batch_size, learning_rate", [(16, "auto"), (None, 0.1)])
+def test_solver_is_ignored_without_full_batch_auto(batch_size, learning_rate):
+    X, y = data("wine")
+    params = dict(
+        alpha=1e-2,
+        l1_ratio=0.5,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        max_iter=3,
+        random_state=0,
+    )
+    with pytest.warns(ConvergenceWarning):
+        auto = SoftmaxGDClassifier(**params).fit(X, y)
+    with pytest.warns(ConvergenceWarning):
+        other = SoftmaxGDClassifier(solver="newton-cg", **params).fit(X, y)
+    assert_array_equal(other.coef_, auto.coef_)
+
+
 def test_large_sparse_input_is_not_densified():
     n_samples, n_features = 2000, 200_000
     rng = np.random.RandomState(0)
@@ -701,6 +759,7 @@ def test_predict_before_fit_raises(method):
         {"max_iter": 0},
         {"tol": -1e-3},
         {"class_weight": "foo"},
+        {"solver": "sag"},
     ],
 )
 def test_invalid_parameters_raise(params):
@@ -786,6 +845,11 @@ def _invalid_parameter(clf, X, y):
     clf.fit(X, y)
 
 
+def _smooth_solver_with_l1(clf, X, y):
+    clf.set_params(solver="newton-cg", l1_ratio=0.5)
+    clf.fit(X, y)
+
+
 @pytest.mark.parametrize(
     "failing_fit",
     [
@@ -795,6 +859,7 @@ def _invalid_parameter(clf, X, y):
         _warm_other_classes,
         _negative_weights,
         _invalid_parameter,
+        _smooth_solver_with_l1,
     ],
 )
 def test_failing_fit_leaves_the_fitted_model_intact(failing_fit):

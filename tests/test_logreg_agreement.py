@@ -11,6 +11,7 @@ import functools
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from _reference import objective  # tests/_reference.py
 from numpy.testing import assert_allclose
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
@@ -82,6 +83,16 @@ def test_same_optimum_as_logistic_regression(name, C):
         objective(clf.coef_, clf.intercept_, X, y, alpha),
         rtol=1e-10,
     )
+
+
+@pytest.mark.parametrize("fmt", [None, "csr"])
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cg", "fista"])
+def test_every_solver_reaches_the_logistic_regression_optimum(solver, fmt):
+    X, y = standardized("wine")
+    alpha = alpha_for(1.0, np.ones(len(y)), 3)
+    X_fit = X if fmt is None else sp.csr_array(X)
+    clf = SoftmaxGDClassifier(alpha=alpha, solver=solver, **TIGHT).fit(X_fit, y)
+    assert_same_optimum(clf, reference("wine", 1.0), X, y, alpha)
 
 
 def test_alpha_mapping_is_needed():

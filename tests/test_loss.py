@@ -142,6 +142,74 @@ def test_objective_smooth_gradient_finite_differences_float64(
     assert_allclose(grad, fd, rtol=1e-6, atol=1e-9)
 
 
+def several_blocks(obj):
+    """The same objective evaluated in row blocks of 256 samples (the minimum)."""
+    obj.block_bytes = 1
+    assert len(obj._row_blocks()) > 1
+    return obj
+
+
+@pytest.mark.parametrize("K", [2, 3, 4])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("alpha", [0.0, 0.3])
+def test_hessp_is_the_derivative_of_the_gradient(K, fit_intercept, alpha):
+    X, W, b, Y, w = make_data(5, n=600, K=K)
+    P = np.column_stack([W, b]) if fit_intercept else W
+    obj = several_blocks(SoftmaxObjective(X, Y, w, alpha, 0.0, fit_intercept, np))
+    value, grad, hessp = obj.smooth_value_gradient_hessp(P)
+    assert (value, grad.tolist()) == (
+        obj.smooth_value(P),
+        obj.smooth_value_and_gradient(P)[1].tolist(),
+    )
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        D = rng.standard_normal(P.shape)
+        # Central differences of the gradient along D: error O(h^2).
+        h = 1e-5
+        fd = (
+            obj.smooth_value_and_gradient(P + h * D)[1]
+            - obj.smooth_value_and_gradient(P - h * D)[1]
+        ) / (2 * h)
+        HD = hessp(D)
+        assert HD.shape == P.shape
+        assert_allclose(HD, fd, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_hessian_symmetric_positive_semidefinite(fit_intercept):
+    X, W, b, Y, w = make_data(6, K=3)
+    P = np.column_stack([W, b]) if fit_intercept else W
+    obj = SoftmaxObjective(X, Y, w, 0.0, 0.0, fit_intercept, np)
+    hessp = obj.smooth_value_gradient_hessp(P)[2]
+    basis = np.eye(P.size).reshape(P.size, *P.shape)
+    H = np.stack([hessp(E).ravel() for E in basis])
+    assert_allclose(H, H.T, atol=1e-14)
+    eigenvalues = np.linalg.eigvalsh(H)
+    assert eigenvalues.min() > -1e-12
+    # Adding the same number to every class's logits changes nothing: for each
+    # feature (and the intercept), the all-ones direction over the classes is
+    # in the kernel of the unpenalised Hessian.
+    ones = np.zeros_like(P)
+    ones[:, 0] = 1.0
+    assert_allclose(hessp(ones), 0.0, atol=1e-14)
+    assert eigenvalues.max() > 1e-3
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hessp_sparse_matches_dense_and_keeps_dtype(dtype):
+    X, W, b, Y, w = make_data(7, n=50, d=6, K=3, dtype=dtype)
+    X[np.abs(X) < 0.8] = 0
+    P = np.column_stack([W, b])
+    D = np.random.default_rng(1).standard_normal(P.shape).astype(dtype)
+    dense = SoftmaxObjective(X, Y, w, 0.1, 0.0, True, np)
+    sparse = SoftmaxObjective(sp.csr_array(X), Y, w, 0.1, 0.0, True, np)
+    HD_dense = dense.smooth_value_gradient_hessp(P)[2](D)
+    HD_sparse = sparse.smooth_value_gradient_hessp(P)[2](D)
+    assert HD_dense.dtype == HD_sparse.dtype == dtype
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    assert_allclose(HD_sparse, HD_dense, rtol=rtol, atol=rtol * 1e-2)
+
+
 @pytest.mark.parametrize("K", [2, 4])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("l1_ratio", [0.0, 0.5])

@@ -11,8 +11,8 @@ from scipy.optimize import minimize
 from sk_softmax._loss import SoftmaxObjective
 from sk_softmax._solvers import SOLVERS, gradient_descent
 
-SOLVER_OPTIONS = {"gd": {"learning_rate": 1.0}, "agd": {}, "lbfgs": {}}
-L1_SOLVERS = ["gd", "agd"]  # lbfgs is for smooth objectives only
+SOLVER_OPTIONS = {"gd": {"learning_rate": 1.0}, "agd": {}, "lbfgs": {}, "newton-cg": {}}
+L1_SOLVERS = ["gd", "agd"]  # lbfgs and newton-cg are for smooth objectives only
 
 
 def make_problem(
@@ -188,10 +188,11 @@ def test_agd_solves_l1_problem():
     assert total_value(obj, P) == pytest.approx(total_value(obj, P_ref), rel=1e-12)
 
 
-def test_lbfgs_refuses_l1_objective():
+@pytest.mark.parametrize("name", ["lbfgs", "newton-cg"])
+def test_smooth_solvers_refuse_l1_objective(name):
     obj = l1_problem()
     with pytest.raises(ValueError, match="smooth"):
-        run("lbfgs", obj, zeros(obj))
+        run(name, obj, zeros(obj))
 
 
 @pytest.mark.parametrize("name", list(SOLVERS))
@@ -280,6 +281,7 @@ SOLVER_PROBLEMS = [
     ("agd", 0.0),
     ("agd", 0.5),
     ("lbfgs", 0.0),
+    ("newton-cg", 0.0),
 ]
 
 

@@ -1,0 +1,402 @@
+"""Every method on every problem, in one table (issue 4's goals side by side).
+
+Usage::
+
+    python benchmarks/bench_all.py [--threads 1] [--repeats 3] [--budget 60]
+                                   [--quick] [--skip-memory] [--only REGEX]
+
+Problems (``datasets.py``; a stratified 80/20 split, the fits use the
+training part): digits at ``alpha=1e-4``; the 200k x 200 dense problem at
+``alpha=1e-4`` and ``alpha=1e-2``; the 100k x 50k text-like sparse problem at
+``alpha=1e-4``. ``--quick`` shrinks the last three to 20k rows (sparse: 10k
+features), to check that the script runs.
+
+Every method that minimises the estimator's objective
+``J = mean cross-entropy + alpha / 2 * ||W||_F^2`` is set up to minimise
+exactly it: ``LogisticRegression(C=1 / (alpha n))`` and
+``MLPClassifier(hidden_layer_sizes=(), alpha=alpha * batch_size)`` (MLP
+divides its penalty by the batch size). ``SGDClassifier(loss="log_loss")`` is
+one-vs-rest, another model: only its held-out log-loss is compared.
+
+Columns:
+
+- ``epoch``: seconds per iteration (full batch: one iteration of the solver)
+  or per epoch (mini-batch, saga, SGD, MLP); ``x read`` divides it by the time
+  one streaming read of ``X_train`` takes at the bandwidth measured now
+  (``roofline.read_bandwidth``);
+- ``to gap``: seconds until ``(J - J*) / J* <= 1e-6``, ``J*`` the objective
+  of a tight reference fit (``SoftmaxGDClassifier(tol=1e-7)``, or any lower
+  ``J`` seen); ``it`` the iterations (epochs) it took;
+- ``to 1%``: seconds until the held-out log-loss is within 1% of ``L*``, that
+  of the reference fit;
+- ``peak/X``: the peak RSS a short fit adds (in a fresh subprocess, after the
+  data are loaded), over the bytes of ``X_train``.
+
+How the times are measured. ``SoftmaxGDClassifier`` and
+``LogisticRegression(lbfgs)`` support scikit-learn's callbacks: one fit runs,
+and a callback evaluates ``J`` and the held-out log-loss after each iteration,
+its own time excluded; the median over ``--repeats`` fits is reported. The
+other methods have no callbacks: they are fitted from scratch with
+``max_iter=k`` (``tol`` disabled), ``k`` doubled until the target is reached
+and then bisected down to the smallest ``k`` that reaches it; that fit's time
+is the median of ``--repeats`` runs. A search gives up ("-") when one fit takes
+more than ``--budget`` seconds or ``k`` passes ``MAX_EPOCHS``. newton-cholesky
+is not run on the sparse problem: its Hessian would have ``(K d)^2 = 10^12``
+entries.
+"""
+
+import argparse
+import os
+import platform
+import re
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import scipy
+import sklearn
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.metrics import log_loss
+from sklearn.neural_network import MLPClassifier
+from threadpoolctl import threadpool_info, threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).parent))
+import datasets  # noqa: E402
+import measure  # noqa: E402
+import roofline  # noqa: E402
+
+from sk_softmax import SoftmaxGDClassifier  # noqa: E402
+
+GAP = 1e-6
+LOGLOSS = 1.01
+REFERENCE_TOL = 1e-7
+MAX_EPOCHS = 32  # longest fit the searches and the mini-batch traces try
+MLP_BATCH = 200  # MLPClassifier's default batch size, min(200, n)
+
+
+def problems(quick):
+    """name -> (loader, alpha)."""
+    n_dense = 20_000 if quick else 200_000
+    sparse_shape = (20_000, 10_000) if quick else (100_000, 50_000)
+    return {
+        "digits": (datasets.digits, 1e-4),
+        "dense, alpha=1e-4": (lambda: datasets.dense(n_dense), 1e-4),
+        "dense, alpha=1e-2": (lambda: datasets.dense(n_dense), 1e-2),
+        "sparse, alpha=1e-4": (lambda: datasets.sparse(*sparse_shape), 1e-4),
+    }
+
+
+# Each method: make(alpha, n_train, k) -> an estimator that runs at most k
+# iterations (epochs); "traced": fitted once, observed through a callback;
+# "objective": it minimises J (otherwise the gap column is left empty).
+METHODS = {
+    "SoftmaxGDClassifier()": dict(
+        make=lambda a, n, k: SoftmaxGDClassifier(alpha=a, max_iter=k, tol=1e-10),
+        traced=True,
+        objective=True,
+    ),
+    "SoftmaxGDClassifier(batch_size=256)": dict(
+        make=lambda a, n, k: SoftmaxGDClassifier(
+            alpha=a, batch_size=256, max_iter=min(k, MAX_EPOCHS), random_state=0
+        ),
+        traced=True,
+        objective=True,
+    ),
+    "LogisticRegression(lbfgs)": dict(
+        make=lambda a, n, k: LogisticRegression(C=1 / (a * n), tol=1e-10, max_iter=k),
+        traced=True,
+        objective=True,
+    ),
+    "LogisticRegression(saga)": dict(
+        make=lambda a, n, k: LogisticRegression(
+            C=1 / (a * n), solver="saga", tol=0, max_iter=k, random_state=0
+        ),
+        traced=False,
+        objective=True,
+    ),
+    "LogisticRegression(newton-cholesky)": dict(
+        make=lambda a, n, k: LogisticRegression(
+            C=1 / (a * n), solver="newton-cholesky", tol=0, max_iter=k
+        ),
+        traced=False,
+        objective=True,
+        dense_only=True,
+    ),
+    "SGDClassifier(log_loss)": dict(
+        make=lambda a, n, k: SGDClassifier(
+            loss="log_loss", alpha=a, max_iter=k, tol=None, random_state=0
+        ),
+        traced=False,
+        objective=False,
+    ),
+    "MLPClassifier((), adam)": dict(
+        make=lambda a, n, k: MLPClassifier(
+            hidden_layer_sizes=(),
+            alpha=a * MLP_BATCH,
+            batch_size=MLP_BATCH,
+            max_iter=k,
+            tol=0,
+            n_iter_no_change=10**9,
+            random_state=0,
+        ),
+        traced=False,
+        objective=False,
+    ),
+}
+# MLP(adam) minimises J only in expectation over its batches: compare its
+# held-out loss, as for SGD.
+
+
+class Problem:
+    """The data of one problem and the evaluation of a model on it."""
+
+    def __init__(self, name, loader, alpha):
+        self.name, self.alpha = name, alpha
+        self.X, self.X_test, self.y, self.y_test = loader()
+        self.n = self.X.shape[0]
+        self.J_star, self.L_star, self.J_min = None, None, np.inf
+
+    def evaluate(self, estimator):
+        """(J, held-out log-loss) of a fitted estimator."""
+        W, b = measure.softmax_parameters(estimator)
+        J = measure.objective(W, b, self.X, self.y, self.alpha)
+        self.J_min = min(self.J_min, J)
+        return J, log_loss(self.y_test, estimator.predict_proba(self.X_test))
+
+    def gap_reached(self, J):
+        return J is not None and (J - self.J_star) / self.J_star <= GAP
+
+    def loss_reached(self, loss):
+        return loss <= LOGLOSS * self.L_star
+
+
+class Trace:
+    """A callback recording, after each iteration or epoch, the fit time so
+    far (its own time excluded), ``J`` and the held-out log-loss; it stops the
+    fit once both targets are reached."""
+
+    def __init__(self, problem, objective):
+        self.problem, self.objective = problem, objective
+
+    def setup(self, estimator, context):
+        self.start, self.paused, self.records = time.perf_counter(), 0.0, []
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        if context.parent is None or fitted_estimator is None:
+            return False
+        now = time.perf_counter()
+        J, loss = self.problem.evaluate(fitted_estimator)
+        self.paused += time.perf_counter() - now
+        self.records.append((now - self.start - self.paused, J, loss))
+        p = self.problem
+        return (not self.objective or p.gap_reached(J)) and p.loss_reached(loss)
+
+
+def quiet_fit(estimator, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator.fit(X, y)
+    return estimator
+
+
+def timed_fit(estimator, problem):
+    start = time.perf_counter()
+    quiet_fit(estimator, problem.X, problem.y)
+    return time.perf_counter() - start, estimator
+
+
+def targets(problem, objective):
+    """The two stopping tests on (J, held-out loss); no gap test if the method
+    does not minimise J."""
+    gap = (lambda J, L: problem.gap_reached(J)) if objective else None
+    return gap, lambda J, L: problem.loss_reached(L)
+
+
+def first(records, reached):
+    """(time, iterations) of the first record meeting ``reached``."""
+    for it, (seconds, J, loss) in enumerate(records, 1):
+        if reached(J, loss):
+            return seconds, it
+    return None, None
+
+
+def run_traced(problem, method, repeats):
+    p = problem
+    runs = []
+    for _ in range(repeats):
+        trace = Trace(p, method["objective"])
+        quiet_fit(method["make"](p.alpha, p.n, 10_000).set_callbacks(trace), p.X, p.y)
+        runs.append(trace.records)
+    epoch = np.median([np.median(np.diff([0.0] + [r[0] for r in rs])) for rs in runs])
+    results = []
+    for reached in targets(p, method["objective"]):
+        if reached is None:
+            results.append((None, None))
+            continue
+        hits = [first(rs, reached) for rs in runs]
+        if any(t is None for t, _ in hits):
+            results.append((None, None))
+        else:
+            results.append((np.median([t for t, _ in hits]), hits[0][1]))
+    return epoch, results
+
+
+def run_searched(problem, method, repeats, budget):
+    p, cache = problem, {}
+
+    def run(k):
+        if k not in cache:
+            seconds, estimator = timed_fit(method["make"](p.alpha, p.n, k), p)
+            J, loss = p.evaluate(estimator)
+            cache[k] = (seconds, J if method["objective"] else None, loss)
+        return cache[k]
+
+    def smallest(reached):
+        lo, k = 0, 1
+        while not reached(*run(k)[1:]):
+            if run(k)[0] > budget or 2 * k > MAX_EPOCHS:
+                return None
+            lo, k = k, 2 * k
+        while k - lo > 1:
+            mid = (lo + k) // 2
+            lo, k = (lo, mid) if reached(*run(mid)[1:]) else (mid, k)
+        return k
+
+    results = []
+    for reached in targets(p, method["objective"]):
+        k = None if reached is None else smallest(reached)
+        if k is None:
+            results.append((None, None))
+            continue
+        more = [
+            timed_fit(method["make"](p.alpha, p.n, k), p)[0] for _ in range(repeats - 1)
+        ]
+        results.append((float(np.median([cache[k][0], *more])), k))
+    # Seconds per epoch: the least-squares slope of time against k over the
+    # fits run (the fixed cost of a fit drops out), or time / k after one fit.
+    ks = np.array(sorted(cache), dtype=float)
+    seconds = np.array([cache[k][0] for k in sorted(cache)])
+    if len(ks) >= 2 and np.ptp(ks) > 0:
+        epoch = float(np.polyfit(ks, seconds, 1)[0])
+    else:
+        epoch = float(seconds[-1] / ks[-1])
+    return epoch, results
+
+
+def probe_memory(problem_name, method_name, quick):
+    """Child mode: fit a few iterations and print the peak RSS it added."""
+    loader, alpha = problems(quick)[problem_name]
+    X, _, y, _ = loader()
+    estimator = METHODS[method_name]["make"](alpha, X.shape[0], 3)
+    measure.print_peak_memory(lambda: quiet_fit(estimator, X, y))
+
+
+def selected(method, problem):
+    return not (method.get("dense_only") and problem.startswith("sparse"))
+
+
+def fmt(value, spec):
+    return "-" if value is None else format(value, spec)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--budget", type=float, default=60.0)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--only", default="", help="regex on 'problem | method'")
+    parser.add_argument("--probe-memory", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.probe_memory:
+        with threadpool_limits(args.threads):
+            probe_memory(*args.probe_memory, args.quick)
+        return
+
+    with threadpool_limits(args.threads):
+        print(time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), platform.node())
+        print(
+            f"CPU: {platform.processor() or platform.machine()}, nproc={os.cpu_count()}"
+        )
+        print(
+            f"numpy {np.__version__}, scipy {scipy.__version__}, "
+            f"scikit-learn {sklearn.__version__}; threads: "
+            + ", ".join(
+                f"{i['internal_api']}={i['num_threads']}" for i in threadpool_info()
+            )
+        )
+        print(f"load average at start: {' '.join(map(str, os.getloadavg()))}")
+        bandwidth = {
+            dt: roofline.read_bandwidth(dtype=dt) for dt in (np.float64, np.float32)
+        }
+        print(
+            f"read bandwidth {bandwidth[np.float64] / 1e9:.1f} GB/s, GEMM "
+            f"{roofline.gemm_rate() / 1e9:.0f} GFLOP/s (float64); "
+            f"times: medians of {args.repeats}; one fit's budget {args.budget:.0f} s\n"
+        )
+        header = (
+            f"{'problem':<19} {'method':<36} {'epoch':>7} {'x read':>7} "
+            f"{'to gap':>7} {'it':>4} {'to 1%':>7} {'it':>4} {'peak/X':>7}"
+        )
+        print(header)
+        print("-" * len(header))
+        for name, (loader, alpha) in problems(args.quick).items():
+            chosen = [
+                m
+                for m in METHODS
+                if selected(METHODS[m], name) and re.search(args.only, f"{name} | {m}")
+            ]
+            if not chosen:
+                continue
+            problem = Problem(name, loader, alpha)
+            reference = quiet_fit(
+                SoftmaxGDClassifier(alpha=alpha, tol=REFERENCE_TOL, max_iter=10_000),
+                problem.X,
+                problem.y,
+            )
+            problem.J_star, problem.L_star = problem.evaluate(reference)
+            read = roofline.time_to_read(
+                measure.nbytes(problem.X), bandwidth[problem.X.dtype.type]
+            )
+            for m in chosen:
+                method = METHODS[m]
+                if method["traced"]:
+                    epoch, results = run_traced(problem, method, args.repeats)
+                else:
+                    epoch, results = run_searched(
+                        problem, method, args.repeats, args.budget
+                    )
+                peak = None
+                if not args.skip_memory:
+                    argv = [__file__, "--probe-memory", name, m]
+                    argv += ["--threads", str(args.threads)]
+                    argv += ["--quick"] if args.quick else []
+                    peak = measure.peak_memory(argv) / measure.nbytes(problem.X)
+                (gap_t, gap_it), (loss_t, loss_it) = results
+                print(
+                    f"{name:<19} {m:<36} {epoch:>7.3f} {epoch / read:>7.1f} "
+                    f"{fmt(gap_t, '7.2f'):>7} {fmt(gap_it, 'd'):>4} "
+                    f"{fmt(loss_t, '7.2f'):>7} {fmt(loss_it, 'd'):>4} "
+                    f"{fmt(peak, '7.3f'):>7}",
+                    flush=True,
+                )
+            if problem.J_min < problem.J_star * (1 - GAP / 10):
+                print(
+                    f"  note: a fit reached J below the reference's by "
+                    f"{(problem.J_star - problem.J_min) / problem.J_star:.1e} (relative)"
+                )
+        print(f"\nload average at end: {' '.join(map(str, os.getloadavg()))}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Measurements shared by the benchmarks: the objective, computed independently
+of the estimator, and the peak memory of a fit, measured in a subprocess.
+"""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import logsumexp
+
+
+def objective(W, b, X, y_index, alpha):
+    """``J = mean cross-entropy + alpha / 2 * ||W||_F^2`` at the softmax ``(W, b)``."""
+    Z = np.asarray(X @ W.T) + b
+    cross_entropy = logsumexp(Z, axis=1) - Z[np.arange(X.shape[0]), y_index]
+    return float(cross_entropy.mean() + alpha / 2 * np.sum(W * W))
+
+
+def softmax_parameters(estimator):
+    """The softmax ``(W, b)`` of a fitted linear classifier or of a
+    ``MLPClassifier(hidden_layer_sizes=())`` (K > 2: its weights as they are)."""
+    if hasattr(estimator, "coefs_"):  # MLPClassifier: (d, K) weights
+        W, b = estimator.coefs_[0].T, estimator.intercepts_[0]
+    else:
+        W, b = estimator.coef_, estimator.intercept_
+    W, b = np.asarray(W, float), np.asarray(b, float)
+    if W.shape[0] == 1:  # two classes store W[1] - W[0]; the L2 optimum is symmetric
+        W, b = np.vstack([-W / 2, W / 2]), np.hstack([-b / 2, b / 2])
+    return W, b
+
+
+def nbytes(X):
+    """Bytes of the arrays holding ``X`` (dense, or CSR/CSC)."""
+    if sp.issparse(X):
+        return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    return X.nbytes
+
+
+def _status(key):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key):
+                return int(line.split()[1]) * 1024
+    raise KeyError(key)
+
+
+def print_peak_memory(func):
+    """In the child: run ``func()`` and print, as JSON, the growth of the peak
+    RSS it caused (``VmHWM`` reset to the current RSS through
+    ``/proc/self/clear_refs`` first). Linux only."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset the peak RSS (VmHWM) to the current RSS
+    before = _status("VmRSS")
+    func()
+    print(json.dumps({"extra": _status("VmHWM") - before}))
+
+
+def peak_memory(argv):
+    """In the parent: run ``python *argv`` (a script whose child mode calls
+    ``print_peak_memory``) in a fresh process; return the bytes it reported."""
+    out = subprocess.run(
+        [sys.executable, *argv], capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])["extra"]
