@@ -16,19 +16,21 @@ of X, is reported ("extra/X"). Linux only.
 """
 
 import argparse
-import json
-import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).parent))
 import datasets  # noqa: E402
+import measure  # noqa: E402
 import roofline  # noqa: E402
+from measure import nbytes  # noqa: E402
 
+from sk_softmax import SoftmaxGDClassifier  # noqa: E402
 from sk_softmax._loss import SoftmaxObjective  # noqa: E402
 
 CASES = {
@@ -37,31 +39,17 @@ CASES = {
     "sparse float64": ("sparse", np.float64),
 }
 
-MEMORY_SCRIPT = """
-import json, sys
-sys.path.insert(0, {bench!r})
-import numpy as np
-import datasets
-from sk_softmax import SoftmaxGDClassifier
-name, dtype = {name!r}, np.dtype({dtype!r})
-X, _, y, _ = datasets.LOADERS[name]() if name != "dense" else datasets.dense(dtype=dtype)
-def status(key):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key):
-                return int(line.split()[1]) * 1024
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")  # reset the peak RSS (VmHWM) to the current RSS
-before = status("VmRSS")
-SoftmaxGDClassifier(alpha=1e-4, max_iter=5, tol=0).fit(X, y)
-print(json.dumps({{"before": before, "peak": status("VmHWM")}}))
-"""
 
-
-def nbytes(X):
-    if sp.issparse(X):
-        return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
-    return X.nbytes
+def probe_memory(name, dtype):
+    """Child mode: a 5-iteration fit; prints the peak RSS it added."""
+    if name == "dense":
+        X, _, y, _ = datasets.dense(dtype=np.dtype(dtype))
+    else:
+        X, _, y, _ = datasets.LOADERS[name]()
+    fit = SoftmaxGDClassifier(alpha=1e-4, max_iter=5, tol=0).fit
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        measure.print_peak_memory(lambda: fit(X, y))
 
 
 def main():
@@ -69,7 +57,11 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--probe-memory", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.probe_memory:
+        probe_memory(*args.probe_memory)
+        return
     rows = []
     with threadpool_limits(args.threads):
         for label, (name, dtype) in CASES.items():
@@ -92,19 +84,8 @@ def main():
             forward = roofline.median_time(lambda X=X, W=W: X @ W.T, args.repeats)
             memory = "-"
             if not args.skip_memory:
-                script = MEMORY_SCRIPT.format(
-                    bench=str(Path(__file__).parent),
-                    name=name,
-                    dtype=np.dtype(dtype).name,
-                )
-                out = subprocess.run(
-                    [sys.executable, "-c", script],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                m = json.loads(out.stdout.strip().splitlines()[-1])
-                memory = f"{(m['peak'] - m['before']) / nbytes(X):.3f}"
+                argv = [__file__, "--probe-memory", name, np.dtype(dtype).name]
+                memory = f"{measure.peak_memory(argv) / nbytes(X):.3f}"
             rows.append((label, X.shape, nbytes(X) / 1e6, read, epoch, forward, memory))
     print(f"threads={args.threads}; times are medians of {args.repeats}")
     print(

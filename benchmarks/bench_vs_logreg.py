@@ -31,7 +31,6 @@ import time
 import warnings
 
 import numpy as np
-from scipy.special import logsumexp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._array_api import get_namespace
@@ -43,28 +42,17 @@ from sk_softmax._solvers import SOLVERS
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import datasets  # noqa: E402
+import measure  # noqa: E402
+from measure import softmax_parameters  # noqa: E402
 
 ALPHA = 1e-4
 MAX_ITER = 10_000
 TIGHT_TOL = 1e-12
 
 
-# ----------------------------------------------------------------- objective
-
-
 def objective(W, b, X, y_index, alpha=ALPHA):
-    """``J = mean cross-entropy + alpha / 2 * ||W||_F^2`` at the softmax ``(W, b)``."""
-    Z = X @ W.T + b
-    cross_entropy = logsumexp(Z, axis=1) - Z[np.arange(X.shape[0]), y_index]
-    return float(cross_entropy.mean() + alpha / 2 * np.sum(W * W))
-
-
-def softmax_parameters(estimator):
-    """The softmax ``(W, b)`` of a fitted linear classifier (K > 2: coef_ itself)."""
-    W, b = np.asarray(estimator.coef_, float), np.asarray(estimator.intercept_, float)
-    if W.shape[0] == 1:  # two classes store W[1] - W[0]; the L2 optimum is symmetric
-        W, b = np.vstack([-W / 2, W / 2]), np.hstack([-b / 2, b / 2])
-    return W, b
+    """``measure.objective`` at this script's ``alpha``."""
+    return measure.objective(W, b, X, y_index, alpha)
 
 
 # ------------------------------------------------------------------ datasets
