@@ -20,10 +20,15 @@ one-vs-rest, another model: only its held-out log-loss is compared.
 
 Columns:
 
-- ``epoch``: seconds per iteration (full batch: one iteration of the solver)
-  or per epoch (mini-batch, saga, SGD, MLP); ``x read`` divides it by the time
-  one streaming read of ``X_train`` takes at the bandwidth measured now
-  (``roofline.read_bandwidth``);
+- ``epoch``: seconds per pass over the data. ``SoftmaxGDClassifier()``: one
+  evaluation of the objective and its gradient (``SoftmaxObjective`` as
+  ``fit`` builds it), the unit its solvers are made of (an L-BFGS iteration
+  costs about one, a Newton-CG iteration one plus one per conjugate-gradient
+  step); ``LogisticRegression``: one iteration of its solver (lbfgs: about
+  one loss-and-gradient evaluation; newton-cholesky: a Hessian and its
+  factorisation; saga: an epoch); the mini-batch methods: one epoch.
+  ``x read`` divides it by the time one streaming read of ``X_train`` takes at
+  the bandwidth measured now (``roofline.read_bandwidth``);
 - ``to gap``: seconds until ``(J - J*) / J* <= 1e-6``, ``J*`` the objective
   of a tight reference fit (``SoftmaxGDClassifier(tol=1e-7)``, or any lower
   ``J`` seen); ``it`` the iterations (epochs) it took;
@@ -69,6 +74,7 @@ import measure  # noqa: E402
 import roofline  # noqa: E402
 
 from sk_softmax import SoftmaxGDClassifier  # noqa: E402
+from sk_softmax._loss import SoftmaxObjective  # noqa: E402
 
 GAP = 1e-6
 LOGLOSS = 1.01
@@ -89,6 +95,20 @@ def problems(quick):
     }
 
 
+def evaluation_time(problem, repeats):
+    """Median time of one value-and-gradient pass of the objective ``fit``
+    builds (one-hot ``Y``, weights ``1 / n``), at a small random point."""
+    X, y = problem.X, problem.y
+    K = int(y.max()) + 1
+    Y = np.eye(K, dtype=X.dtype)[y]
+    w = np.full(X.shape[0], 1.0 / X.shape[0], dtype=X.dtype)
+    objective = SoftmaxObjective(X, Y, w, problem.alpha, 0.0, True, np)
+    P = 0.01 * np.random.default_rng(0).standard_normal((K, X.shape[1] + 1))
+    return roofline.median_time(
+        lambda: objective.smooth_value_and_gradient(P), max(repeats, 5)
+    )
+
+
 # Each method: make(alpha, n_train, k) -> an estimator that runs at most k
 # iterations (epochs); "traced": fitted once, observed through a callback;
 # "objective": it minimises J (otherwise the gap column is left empty).
@@ -97,6 +117,15 @@ METHODS = {
         make=lambda a, n, k: SoftmaxGDClassifier(alpha=a, max_iter=k, tol=1e-10),
         traced=True,
         objective=True,
+        epoch=evaluation_time,
+    ),
+    "SoftmaxGDClassifier(solver='lbfgs')": dict(
+        make=lambda a, n, k: SoftmaxGDClassifier(
+            alpha=a, solver="lbfgs", max_iter=k, tol=1e-10
+        ),
+        traced=True,
+        objective=True,
+        epoch=evaluation_time,
     ),
     "SoftmaxGDClassifier(batch_size=256)": dict(
         make=lambda a, n, k: SoftmaxGDClassifier(
@@ -236,7 +265,12 @@ def run_traced(problem, method, repeats):
         trace = Trace(p, method["objective"])
         quiet_fit(method["make"](p.alpha, p.n, 10_000).set_callbacks(trace), p.X, p.y)
         runs.append(trace.records)
-    epoch = np.median([np.median(np.diff([0.0] + [r[0] for r in rs])) for rs in runs])
+    if "epoch" in method:
+        epoch = method["epoch"](p, repeats)
+    else:
+        epoch = np.median(
+            [np.median(np.diff([0.0] + [r[0] for r in rs])) for rs in runs]
+        )
     results = []
     for reached in targets(p, method["objective"]):
         if reached is None:

@@ -7,7 +7,6 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.callback import CallbackSupportMixin
 from sklearn.exceptions import ConvergenceWarning
@@ -104,19 +103,19 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         The full-batch method; only used when ``batch_size=None`` and
         ``learning_rate="auto"``. All of them use the hand-derived gradients.
 
+        - "newton-cg": truncated Newton. Conjugate gradients solve for the
+          Newton step with hand-derived Hessian-vector products, taken on
+          every k-th sample (about a tenth of them, at least 2000), so that
+          each costs a fraction of a pass over the data; the gradient and a
+          backtracking line search use all the data. Smooth penalty only
+          (``l1_ratio == 0``).
         - "lbfgs": L-BFGS with a strong Wolfe line search. Smooth penalty
-          only (``l1_ratio == 0``).
-        - "newton-cg": truncated Newton; conjugate gradients on the
-          hand-derived Hessian-vector products (one pass over the data each)
-          solve for the Newton step, then a backtracking line search. Smooth
-          penalty only.
+          only.
         - "fista": accelerated proximal gradient with adaptive restart and a
           backtracking step size; any ``l1_ratio``.
-        - "auto": "fista" when the penalty has an L1 part; otherwise
-          "newton-cg" for sparse ``X`` and "lbfgs" for dense ``X``. Text-like
-          sparse data, with many rare features, is ill-conditioned, and
-          there Newton steps pay off; standardized dense data is not, and
-          there L-BFGS needs fewer passes (``benchmarks/bench_all.py``).
+        - "auto": "newton-cg" for a smooth penalty, "fista" otherwise: the
+          fastest to the optimum on the problems of
+          ``benchmarks/bench_all.py`` (dense and sparse).
 
     power_t : float, default=0.5
         Exponent of the "invscaling" schedule.
@@ -342,12 +341,10 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
             self._partial_fit, X, y, sample_weight, classes=classes, incremental=True
         )
 
-    def _full_batch_solver(self, X, objective):
+    def _full_batch_solver(self, objective):
         """The key in ``SOLVERS`` of the method ``solver`` names for this fit."""
         if self.solver == "auto":
-            if not objective.is_smooth:
-                return "agd"
-            return "newton-cg" if sp.issparse(X) else "lbfgs"
+            return "newton-cg" if objective.is_smooth else "agd"
         if self.solver == "fista":
             return "agd"
         if not objective.is_smooth:
@@ -573,7 +570,7 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
             )
         else:
             if learning_rate == "auto":
-                solver, options = self._full_batch_solver(X, objective), {}
+                solver, options = self._full_batch_solver(objective), {}
             else:
                 solver, options = "gd", {"learning_rate": float(learning_rate)}
             scale = None

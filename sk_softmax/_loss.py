@@ -88,7 +88,7 @@ def cross_entropy(W, b, X, Y, w, xp):
     return float(xp.sum(w * (lse - xp.sum(Y.T * Z, axis=0))))
 
 
-def cross_entropy_gradient(W, b, X, Y, w, xp, return_proba=False):
+def cross_entropy_gradient(W, b, X, Y, w, xp):
     """Weighted cross-entropy and its hand-derived gradients.
 
     Returns
@@ -99,9 +99,6 @@ def cross_entropy_gradient(W, b, X, Y, w, xp, return_proba=False):
         ``G^T X`` with ``G = (S - Y) * w[:, None]``.
     grad_b : array of shape (K,) or None
         ``sum_i G[i]``; None when ``b`` is None.
-    S_t : array of shape (K, n)
-        The probabilities ``S^T``, only if ``return_proba`` (what
-        ``cross_entropy_hessp`` needs).
     """
     Z = _logits_t(X, W, b)  # Z^T, (K, n)
     # Shifting each sample's logits by their maximum changes neither S nor CE
@@ -115,13 +112,10 @@ def cross_entropy_gradient(W, b, X, Y, w, xp, return_proba=False):
     # G^T = (S - Y)^T * w, built in place in E (S^T = E / sum_E).
     G_t = E
     G_t /= sum_E
-    S_t = xp.asarray(G_t, copy=True) if return_proba else None
     G_t -= Y.T
     G_t *= w
     grad_W = G_t @ X
     grad_b = None if b is None else xp.sum(G_t, axis=1)
-    if return_proba:
-        return value, grad_W, grad_b, S_t
     return value, grad_W, grad_b
 
 
@@ -197,28 +191,19 @@ class SoftmaxObjective:
             for r in self._row_blocks()
         )
 
-    def _data_value_and_gradient(self, W, b, probas=None):
-        """Sums over the row blocks; each block's ``S^T`` is appended to the
-        list ``probas`` if one is given."""
+    def _data_value_and_gradient(self, W, b):
         value, grad_W, grad_b = 0.0, 0.0, 0.0
         for r in self._row_blocks():
-            v, gW, gb, *S_t = cross_entropy_gradient(
-                W,
-                b,
-                self.X[r],
-                self.Y[r],
-                self.w[r],
-                self.xp,
-                return_proba=probas is not None,
+            v, gW, gb = cross_entropy_gradient(
+                W, b, self.X[r], self.Y[r], self.w[r], self.xp
             )
             value, grad_W = value + v, grad_W + gW
             grad_b = None if gb is None else grad_b + gb
-            if probas is not None:
-                probas.append(S_t[0])
         return value, grad_W, grad_b
 
     def subset(self, rows, n_rows):
-        """The objective of a mini-batch: the same function on ``X[rows]``.
+        """The objective of a mini-batch: the same function on ``X[rows]``
+        (``rows`` an index array, or a slice: then dense arrays are views).
 
         The batch's weights are ``w[rows] * n_rows / len(rows)``: for batches
         drawn uniformly from ``n_rows`` rows, the expected batch objective and
@@ -226,11 +211,16 @@ class SoftmaxObjective:
         the plain mean over the batch, as in the derivation.
         """
         xp = self.xp
-        X = self.X[rows] if sp.issparse(self.X) else xp.take(self.X, rows, axis=0)
         batch = copy.copy(self)  # same penalty and settings, other rows
-        batch.X = X
-        batch.Y = xp.take(self.Y, rows, axis=0)
-        batch.w = xp.take(self.w, rows, axis=0) * (n_rows / rows.shape[0])
+        if isinstance(rows, slice):  # views of dense arrays, no copy
+            batch.X, batch.Y, w = self.X[rows], self.Y[rows], self.w[rows]
+        else:
+            batch.X = (
+                self.X[rows] if sp.issparse(self.X) else xp.take(self.X, rows, axis=0)
+            )
+            batch.Y = xp.take(self.Y, rows, axis=0)
+            w = xp.take(self.w, rows, axis=0)
+        batch.w = w * (n_rows / w.shape[0])
         return batch
 
     def smoothness(self, batch_size, rng, n_probe=1000, n_power_iter=20):
@@ -310,26 +300,29 @@ class SoftmaxObjective:
         W, b = self.split(P)
         return self._data_value(W, b) + self.penalty.smooth_value(W)
 
-    def smooth_value_and_gradient(self, P, probas=None):
+    def smooth_value_and_gradient(self, P):
         """``f(P)`` and its gradient, an array shaped like ``P``."""
         W, b = self.split(P)
-        data, grad_W, grad_b = self._data_value_and_gradient(W, b, probas)
+        data, grad_W, grad_b = self._data_value_and_gradient(W, b)
         grad_W = grad_W + self.penalty.smooth_gradient(W)
         return data + self.penalty.smooth_value(W), self._join(grad_W, grad_b)
 
-    def smooth_value_gradient_hessp(self, P):
-        """``f(P)``, its gradient and ``hessp``, the function applying the
-        Hessian of ``f`` at ``P`` to a direction shaped like ``P``.
+    def hessp(self, P):
+        """The Hessian of ``f`` at ``P``, as the function ``D -> H D`` on
+        directions shaped like ``P``.
 
-        ``hessp`` keeps the probabilities at ``P`` ((K, n) numbers) and makes
-        one pass over ``X`` per call. The L2 part of the penalty is quadratic:
+        Building it is a forward pass (the probabilities at ``P``, (K, n)
+        numbers, are kept); each product is one more pass over ``X``
+        (``cross_entropy_hessp``). The L2 part of the penalty is quadratic:
         its Hessian applied to ``D`` is its gradient at ``D``.
         """
-        xp, probas = self.xp, []
-        f, grad = self.smooth_value_and_gradient(P, probas)
+        xp = self.xp
+        W, b = self.split(P)
         blocks = self._row_blocks()
+        # softmax works along rows: pass it Z (a transposed view of Z^T).
+        probas = [softmax(_logits_t(self.X[r], W, b).T, xp).T for r in blocks]
 
-        def hessp(D):
+        def apply(D):
             V, c = self.split(D)
             HV, Hc = self.penalty.smooth_gradient(V), 0.0
             for r, S_t in zip(blocks, probas, strict=True):
@@ -338,7 +331,7 @@ class SoftmaxObjective:
                 Hc = None if hc is None else Hc + hc
             return self._join(HV, Hc)
 
-        return f, grad, hessp
+        return apply
 
     def nonsmooth_value(self, P):
         """``g(P)``: the L1 part of the penalty (0 when ``l1_ratio == 0``)."""

@@ -35,14 +35,8 @@ def _start(objective, P, tol, scale):
     """
     f, g = objective.smooth_value_and_gradient(P)
     opt = objective.optimality(P, g)
-    threshold = _threshold(objective, opt, tol, scale)
+    threshold = max(tol * (opt if scale is None else scale), objective.rounding_level())
     return f, g, threshold, opt <= threshold
-
-
-def _threshold(objective, opt, tol, scale):
-    """``tol * scale`` (``scale`` None: the start's optimality ``opt``),
-    floored at the gradient's rounding level."""
-    return max(tol * (opt if scale is None else scale), objective.rounding_level())
 
 
 def _finfo_eps(P, xp):
@@ -250,55 +244,67 @@ def _backtracking_line_search(objective, P, f, g, d, gd, *, c1=1e-4, max_trials=
     ``[0.1 t, 0.5 t]``. As in ``_wolfe_line_search``, a step that leaves ``f``
     unchanged to rounding but reduces the gradient is accepted.
 
-    Returns ``(t, P_new, f_new, g_new, hessp_new)``, or None if no trial
-    succeeds."""
+    Returns ``(t, P_new, f_new, g_new)``, or None if no trial succeeds."""
     xp = objective.xp
     eps = _finfo_eps(P, xp)
     t = 1.0
     for _ in range(max_trials):
         P_new = P + t * d
-        f_new, g_new, hessp = objective.smooth_value_gradient_hessp(P_new)
+        f_new, g_new = objective.smooth_value_and_gradient(P_new)
         if abs(f_new - f) <= 16 * eps * abs(f) and _norm1(g_new, xp) < _norm1(g, xp):
-            return t, P_new, f_new, g_new, hessp
+            return t, P_new, f_new, g_new
         if f_new <= f + c1 * t * gd:
-            return t, P_new, f_new, g_new, hessp
+            return t, P_new, f_new, g_new
         curvature = f_new - f - gd * t
         t_min = -gd * t * t / (2 * curvature) if curvature > 0 else 0.5 * t
         t = min(max(t_min, 0.1 * t), 0.5 * t)
     return None
 
 
-def newton_cg(objective, P, *, max_iter, tol, scale, report, max_cg=200):
-    """Truncated Newton on the smooth objective (L2 penalty only).
+def hessian_sample(n_rows, fraction=0.1, min_rows=2000):
+    """The rows whose Hessian ``newton_cg`` uses: every ``step``-th row, about
+    ``fraction`` of them but never fewer than ``min_rows`` (all of them for a
+    small data set). A slice: dense rows are views, not copies."""
+    step = max(1, min(round(1 / fraction), n_rows // min_rows))
+    return slice(0, n_rows, step)
 
-    Each iteration solves ``H d = -g`` by conjugate gradients, with the
-    hand-derived Hessian-vector products (``objective.smooth_value_gradient_hessp``,
-    one pass over the data each), to a relative residual ``eta = min(0.5,
-    sqrt(||g|| / ||g_0||))``: loose far from the optimum, tighter near it,
-    which gives superlinear convergence (Nocedal & Wright, section 7.1). A
-    backtracking line search from the Newton step ``t = 1`` follows.
+
+def newton_cg(objective, P, *, max_iter, tol, scale, report, max_cg=200):
+    """Truncated Newton with a subsampled Hessian, on the smooth objective
+    (L2 penalty only).
+
+    Each iteration solves ``H d = -g`` by conjugate gradients to a relative
+    residual ``eta = min(0.5, sqrt(||g|| / ||g_0||))`` (loose far from the
+    optimum, tighter near it; Nocedal & Wright, section 7.1), then backtracks
+    from the Newton step ``t = 1``. ``g`` is the full gradient; ``H`` is the
+    Hessian of the objective on the rows of ``hessian_sample`` (weights
+    rescaled so that its expectation is the full Hessian), so that a
+    conjugate-gradient step, one Hessian-vector product by hand
+    (``objective.hessp``), costs about a tenth of a pass over the data on a
+    large data set (Byrd, Chin, Neveitt and Nocedal, 2011).
     """
     if not objective.is_smooth:
         raise ValueError("newton_cg handles smooth objectives only (l1_ratio == 0).")
     xp = objective.xp
-    f, g, hessp = objective.smooth_value_gradient_hessp(P)
-    opt = objective.optimality(P, g)
-    threshold = _threshold(objective, opt, tol, scale)
-    if opt <= threshold:
+    n_rows = objective.X.shape[0]
+    rows = hessian_sample(n_rows)
+    curvature = objective if rows.step == 1 else objective.subset(rows, n_rows)
+    f, g, threshold, converged = _start(objective, P, tol, scale)
+    if converged:
         return P, 0, "converged"
     g_norm0 = math.sqrt(float(xp.sum(g * g)))
     it = 0
     for it in range(1, max_iter + 1):
         g_norm = math.sqrt(float(xp.sum(g * g)))
         eta = min(0.5, math.sqrt(g_norm / g_norm0))
-        d = _conjugate_gradient(hessp, g, eta * g_norm, max_cg, xp)
+        d = _conjugate_gradient(curvature.hessp(P), g, eta * g_norm, max_cg, xp)
         gd = float(xp.sum(g * d))
         if not gd < 0:  # no curvature information: steepest descent
             d, gd = -g, -(g_norm**2)
         step = _backtracking_line_search(objective, P, f, g, d, gd)
         if step is None:  # no decrease possible in floating point: as close as it gets
             return P, it - 1, "precision"
-        t, P, f, g, hessp = step
+        t, P, f, g = step
         opt = objective.optimality(P, g)
         stop = report(it, f, P, opt, t)
         if opt <= threshold:

@@ -228,7 +228,7 @@ def test_sparse_input_gives_the_dense_model(name, fmt, l1_ratio):
 @pytest.mark.parametrize(
     "fmt, l1_ratio, expected",
     [
-        (None, 0.0, "lbfgs"),
+        (None, 0.0, "newton-cg"),
         ("csr", 0.0, "newton-cg"),
         ("csc", 0.0, "newton-cg"),
         (None, 0.5, "agd"),

@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import minimize
 
 from sk_softmax._loss import SoftmaxObjective
-from sk_softmax._solvers import SOLVERS, gradient_descent
+from sk_softmax._solvers import SOLVERS, gradient_descent, hessian_sample
 
 SOLVER_OPTIONS = {"gd": {"learning_rate": 1.0}, "agd": {}, "lbfgs": {}, "newton-cg": {}}
 L1_SOLVERS = ["gd", "agd"]  # lbfgs and newton-cg are for smooth objectives only
@@ -467,3 +467,50 @@ def test_wolfe_line_search_meets_the_strong_wolfe_conditions(seed, t0):
     assert f_new == pytest.approx(obj.smooth_value(P_new), rel=1e-12)
     assert f_new <= f + 1e-4 * t * gd
     assert abs(float(np.sum(g_new * d))) <= 0.9 * abs(gd)
+
+
+@pytest.mark.parametrize(
+    "n_rows, step", [(1_437, 1), (4_000, 2), (16_000, 8), (160_000, 10)]
+)
+def test_hessian_sample_is_a_tenth_of_the_rows_but_at_least_2000(n_rows, step):
+    rows = hessian_sample(n_rows)
+    assert rows == slice(0, n_rows, step)
+    assert len(range(n_rows)[rows]) >= min(n_rows, 2000)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_newton_cg_with_a_subsampled_hessian_reaches_the_optimum(sparse, monkeypatch):
+    obj = make_problem(seed=7, n=6_000, sparse=sparse)
+    sizes = []
+    hessp = SoftmaxObjective.hessp
+
+    def spy(self, P):
+        sizes.append(self.X.shape[0])
+        return hessp(self, P)
+
+    monkeypatch.setattr(SoftmaxObjective, "hessp", spy)
+    P, n_iter, status = run("newton-cg", obj, zeros(obj), tol=1e-10)
+    # every third row: the Hessian of 2000 rows, the gradient of all 6000
+    assert set(sizes) == {2_000}
+    assert len(sizes) == n_iter
+    assert status == "converged"
+    P_ref = scipy_minimiser(obj)
+    assert_allclose(centred(obj, P), centred(obj, P_ref), rtol=1e-7, atol=1e-8)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_subset_by_slice_equals_subset_by_indices(sparse):
+    obj = make_problem(seed=8, n=300, sparse=sparse)
+    P = np.random.default_rng(0).standard_normal(zeros(obj).shape)
+    by_slice = obj.subset(slice(1, 300, 7), 300)
+    by_indices = obj.subset(np.arange(1, 300, 7), 300)
+    if not sparse:
+        assert np.shares_memory(by_slice.X, obj.X)  # a view, not a copy
+    assert_allclose(by_slice.w, by_indices.w, rtol=1e-15)
+    assert by_slice.w.sum() == pytest.approx(300 / 43 * obj.w[1::7].sum())
+    for a, b in zip(
+        by_slice.smooth_value_and_gradient(P),
+        by_indices.smooth_value_and_gradient(P),
+        strict=True,
+    ):
+        assert_allclose(a, b, rtol=1e-14)
