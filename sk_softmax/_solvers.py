@@ -219,7 +219,7 @@ def _conjugate_gradient(hessp, g, tolerance, max_iter, xp):
     the first direction)."""
     d = xp.zeros_like(g)
     r = -g  # the residual -g - H d
-    p = r
+    p = -g
     rr = float(xp.sum(r * r))
     for _ in range(max_iter):
         Hp = hessp(p)
@@ -227,12 +227,13 @@ def _conjugate_gradient(hessp, g, tolerance, max_iter, xp):
         if not curvature > 0:
             break
         a = rr / curvature
-        d = d + a * p
-        r = r - a * Hp
+        d += a * p  # in place: d, r and p are this function's own arrays
+        r -= a * Hp
         rr_new = float(xp.sum(r * r))
         if math.sqrt(rr_new) <= tolerance:
             break
-        p = r + (rr_new / rr) * p
+        p *= rr_new / rr
+        p += r
         rr = rr_new
     return d
 
