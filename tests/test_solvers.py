@@ -514,3 +514,23 @@ def test_subset_by_slice_equals_subset_by_indices(sparse):
         strict=True,
     ):
         assert_allclose(a, b, rtol=1e-14)
+
+
+def test_newton_cg_grows_the_hessian_sample_near_the_optimum(monkeypatch):
+    # 2000 rows for 255 parameters: near the optimum the sampled curvature is
+    # too rough for Newton's fast convergence, and the sample must grow.
+    obj = make_problem(seed=9, n=6_000, d=50, K=5, alpha=1e-4)
+    sizes = []
+    hessp = SoftmaxObjective.hessp
+
+    def spy(self, P):
+        sizes.append(self.X.shape[0])
+        return hessp(self, P)
+
+    monkeypatch.setattr(SoftmaxObjective, "hessp", spy)
+    P, n_iter, status = run("newton-cg", obj, zeros(obj), tol=1e-10, max_iter=100)
+    assert status == "converged"
+    assert sizes[0] == 2_000 and sizes[-1] == 6_000
+    assert sizes == sorted(sizes)  # it only grows
+    P_ref = scipy_minimiser(obj)
+    assert_allclose(centred(obj, P), centred(obj, P_ref), rtol=1e-6, atol=1e-8)
