@@ -263,9 +263,9 @@ def _backtracking_line_search(objective, P, f, g, d, gd, *, c1=1e-4, max_trials=
 
 
 def hessian_sample(n_rows, fraction=0.1, min_rows=2000):
-    """The rows whose Hessian ``newton_cg`` starts with: every ``step``-th row, about
-    ``fraction`` of them but never fewer than ``min_rows`` (all of them for a
-    small data set). A slice: dense rows are views, not copies."""
+    """The rows whose Hessian ``newton_cg`` starts with: every ``step``-th
+    row, about ``fraction`` of them but never fewer than ``min_rows`` (all of
+    them for a small data set). A slice: dense rows are views, not copies."""
     step = max(1, min(round(1 / fraction), n_rows // min_rows))
     return slice(0, n_rows, step)
 
