@@ -226,16 +226,20 @@ def test_sparse_input_gives_the_dense_model(name, fmt, l1_ratio):
 
 
 @pytest.mark.parametrize(
-    "fmt, l1_ratio, expected",
+    "solver, fmt, l1_ratio, expected",
     [
-        (None, 0.0, "newton-cg"),
-        ("csr", 0.0, "newton-cg"),
-        ("csc", 0.0, "newton-cg"),
-        (None, 0.5, "agd"),
-        ("csr", 0.5, "agd"),
+        ("auto", None, 0.0, "newton-cg"),
+        ("auto", "csr", 0.0, "newton-cg"),
+        ("auto", "csc", 0.0, "newton-cg"),
+        ("auto", None, 0.5, "agd"),
+        ("auto", "csr", 0.5, "agd"),
+        ("lbfgs", None, 0.0, "lbfgs"),
+        ("newton-cg", "csr", 0.0, "newton-cg"),
+        ("fista", None, 0.0, "agd"),
+        ("fista", "csr", 0.5, "agd"),
     ],
 )
-def test_auto_solver_choice(monkeypatch, fmt, l1_ratio, expected):
+def test_solver_choice(monkeypatch, solver, fmt, l1_ratio, expected):
     import sk_softmax._classifier as classifier_module
 
     called = []
@@ -254,7 +258,7 @@ def test_auto_solver_choice(monkeypatch, fmt, l1_ratio, expected):
     )
     X, y = data("wine")
     X = X if fmt is None else sp.csr_matrix(X).asformat(fmt)
-    SoftmaxGDClassifier(alpha=1e-2, l1_ratio=l1_ratio).fit(X, y)
+    SoftmaxGDClassifier(alpha=1e-2, l1_ratio=l1_ratio, solver=solver).fit(X, y)
     assert called == [expected]
 
 
