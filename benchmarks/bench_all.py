@@ -202,34 +202,6 @@ class Problem:
         return loss <= LOGLOSS * self.L_star
 
 
-class Trace:
-    """A callback recording, after each iteration or epoch, the fit time so
-    far (its own time excluded), ``J`` and the held-out log-loss; it stops the
-    fit once both targets are reached."""
-
-    def __init__(self, problem, objective):
-        self.problem, self.objective = problem, objective
-
-    def setup(self, estimator, context):
-        self.start, self.paused, self.records = time.perf_counter(), 0.0, []
-
-    def teardown(self, estimator, context):
-        pass
-
-    def on_fit_task_begin(self, estimator, context):
-        pass
-
-    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
-        if context.parent is None or fitted_estimator is None:
-            return False
-        now = time.perf_counter()
-        J, loss = self.problem.evaluate(fitted_estimator)
-        self.paused += time.perf_counter() - now
-        self.records.append((now - self.start - self.paused, J, loss))
-        p = self.problem
-        return (not self.objective or p.gap_reached(J)) and p.loss_reached(loss)
-
-
 def quiet_fit(estimator, X, y):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -260,9 +232,14 @@ def first(records, reached):
 
 def run_traced(problem, method, repeats):
     p = problem
+    gap = method["objective"]
+
+    def done(J, loss):  # both targets reached: the trace can stop the fit
+        return (not gap or p.gap_reached(J)) and p.loss_reached(loss)
+
     runs = []
     for _ in range(repeats):
-        trace = Trace(p, method["objective"])
+        trace = measure.FitTrace(p.evaluate, done)
         quiet_fit(method["make"](p.alpha, p.n, 10_000).set_callbacks(trace), p.X, p.y)
         runs.append(trace.records)
     if "epoch" in method:

@@ -40,39 +40,19 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).parent))
 import datasets  # noqa: E402
+import measure  # noqa: E402
 
 from sk_softmax import SoftmaxGDClassifier  # noqa: E402
 
 ALPHA = 1e-4
 
 
-class HeldOutLogLoss:
-    """A scikit-learn callback recording, after each iteration (epoch), the
-    time spent fitting so far (its own evaluation time excluded) and the
-    held-out log-loss of the model at that point; it stops the fit once
-    ``target`` is reached."""
-
-    def __init__(self, X_test, y_test, target, task_names=("epoch", "iteration")):
-        self.X_test, self.y_test, self.target = X_test, y_test, target
-        self.task_names = task_names
-
-    def setup(self, estimator, context):
-        self.start, self.eval_time, self.records = time.perf_counter(), 0.0, []
-
-    def teardown(self, estimator, context):
-        pass
-
-    def on_fit_task_begin(self, estimator, context):
-        pass
-
-    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
-        if context.parent is None or fitted_estimator is None:
-            return False
-        t = time.perf_counter()
-        loss = log_loss(self.y_test, fitted_estimator.predict_proba(self.X_test))
-        self.eval_time += time.perf_counter() - t
-        self.records.append((t - self.start - self.eval_time, loss))
-        return loss <= self.target
+def held_out_trace(X_test, y_test, target):
+    """A ``measure.FitTrace`` of the held-out log-loss, stopping at ``target``."""
+    return measure.FitTrace(
+        lambda fitted: (log_loss(y_test, fitted.predict_proba(X_test)),),
+        lambda loss: loss <= target,
+    )
 
 
 def time_to_target(records, target):
@@ -89,7 +69,7 @@ def epoch_times(records):
 
 def run_ours(batch_size, data, target, max_epochs, seed):
     X_train, X_test, y_train, y_test = data
-    monitor = HeldOutLogLoss(X_test, y_test, target)
+    monitor = held_out_trace(X_test, y_test, target)
     clf = SoftmaxGDClassifier(
         alpha=ALPHA, batch_size=batch_size, max_iter=max_epochs, random_state=seed
     ).set_callbacks(monitor)
@@ -248,7 +228,7 @@ def main():
                 )
             )
 
-        monitor = HeldOutLogLoss(X_test, y_test, target)
+        monitor = held_out_trace(X_test, y_test, target)
         lbfgs = LogisticRegression(C=C, tol=1e-8, max_iter=1000).set_callbacks(monitor)
         lbfgs.fit(X_train, y_train)
         rows.append(

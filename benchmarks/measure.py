@@ -5,6 +5,7 @@ of the estimator, and the peak memory of a fit, measured in a subprocess.
 import json
 import subprocess
 import sys
+import time
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,6 +30,37 @@ def softmax_parameters(estimator):
     if W.shape[0] == 1:  # two classes store W[1] - W[0]; the L2 optimum is symmetric
         W, b = np.vstack([-W / 2, W / 2]), np.hstack([-b / 2, b / 2])
     return W, b
+
+
+class FitTrace:
+    """A scikit-learn callback timing a fit iteration by iteration.
+
+    After each iteration (epoch) it calls ``evaluate(fitted_estimator)``, a
+    tuple of numbers, and appends ``(seconds, *values)`` to ``records``, the
+    seconds being the fit time so far without the evaluations; a true
+    ``stop(*values)`` stops the fit.
+    """
+
+    def __init__(self, evaluate, stop):
+        self.evaluate, self.stop = evaluate, stop
+
+    def setup(self, estimator, context):
+        self.start, self.paused, self.records = time.perf_counter(), 0.0, []
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        if context.parent is None or fitted_estimator is None:
+            return False
+        now = time.perf_counter()
+        values = self.evaluate(fitted_estimator)
+        self.paused += time.perf_counter() - now
+        self.records.append((now - self.start - self.paused, *values))
+        return self.stop(*values)
 
 
 def nbytes(X):

@@ -478,9 +478,8 @@ def test_hessian_sample_is_a_tenth_of_the_rows_but_at_least_2000(n_rows, step):
     assert len(range(n_rows)[rows]) >= min(n_rows, 2000)
 
 
-@pytest.mark.parametrize("sparse", [False, True])
-def test_newton_cg_with_a_subsampled_hessian_reaches_the_optimum(sparse, monkeypatch):
-    obj = make_problem(seed=7, n=6_000, sparse=sparse)
+def hessian_sizes(monkeypatch):
+    """A list that will hold the number of rows of every Hessian built."""
     sizes = []
     hessp = SoftmaxObjective.hessp
 
@@ -489,6 +488,13 @@ def test_newton_cg_with_a_subsampled_hessian_reaches_the_optimum(sparse, monkeyp
         return hessp(self, P)
 
     monkeypatch.setattr(SoftmaxObjective, "hessp", spy)
+    return sizes
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_newton_cg_with_a_subsampled_hessian_reaches_the_optimum(sparse, monkeypatch):
+    obj = make_problem(seed=7, n=6_000, sparse=sparse)
+    sizes = hessian_sizes(monkeypatch)
     P, n_iter, status = run("newton-cg", obj, zeros(obj), tol=1e-10)
     # every third row: the Hessian of 2000 rows, the gradient of all 6000
     assert set(sizes) == {2_000}
@@ -520,14 +526,7 @@ def test_newton_cg_grows_the_hessian_sample_near_the_optimum(monkeypatch):
     # 2000 rows for 255 parameters: near the optimum the sampled curvature is
     # too rough for Newton's fast convergence, and the sample must grow.
     obj = make_problem(seed=9, n=6_000, d=50, K=5, alpha=1e-4)
-    sizes = []
-    hessp = SoftmaxObjective.hessp
-
-    def spy(self, P):
-        sizes.append(self.X.shape[0])
-        return hessp(self, P)
-
-    monkeypatch.setattr(SoftmaxObjective, "hessp", spy)
+    sizes = hessian_sizes(monkeypatch)
     P, n_iter, status = run("newton-cg", obj, zeros(obj), tol=1e-10, max_iter=100)
     assert status == "converged"
     assert sizes[0] == 2_000 and sizes[-1] == 6_000
