@@ -172,31 +172,31 @@ class SoftmaxObjective:
         self.penalty = ElasticNet(alpha, l1_ratio, xp)
 
     def _row_blocks(self):
-        """Slices of rows covering ``X``. Sparse ``X`` is one block: its
-        products do not gain from cache reuse, and each block would pay for
-        a (K, d) gradient, large when d is."""
-        X = self.X
-        n = X.shape[0]
+        """``(X, Y, w)`` in blocks of rows covering the data.
+
+        Sparse ``X`` is one block, the data themselves: its products do not
+        gain from cache reuse, each block would pay for a (K, d) gradient,
+        large when d is, and slicing a scipy sparse matrix, even with ``[:]``,
+        copies it.
+        """
+        X, Y, w = self.X, self.Y, self.w
         if sp.issparse(X):
-            size = n
-        else:
-            size = self.block_bytes // max(1, X.shape[1] * X.dtype.itemsize)
-        size = max(size, 256)
-        return [slice(start, min(start + size, n)) for start in range(0, n, size)]
+            return [(X, Y, w)]
+        n = X.shape[0]
+        size = max(self.block_bytes // max(1, X.shape[1] * X.dtype.itemsize), 256)
+        return [
+            (X[r], Y[r], w[r])
+            for r in (slice(start, min(start + size, n)) for start in range(0, n, size))
+        ]
 
     def _data_value(self, W, b):
         xp = self.xp
-        return sum(
-            cross_entropy(W, b, self.X[r], self.Y[r], self.w[r], xp)
-            for r in self._row_blocks()
-        )
+        return sum(cross_entropy(W, b, X, Y, w, xp) for X, Y, w in self._row_blocks())
 
     def _data_value_and_gradient(self, W, b):
         value, grad_W, grad_b = 0.0, 0.0, 0.0
-        for r in self._row_blocks():
-            v, gW, gb = cross_entropy_gradient(
-                W, b, self.X[r], self.Y[r], self.w[r], self.xp
-            )
+        for X, Y, w in self._row_blocks():
+            v, gW, gb = cross_entropy_gradient(W, b, X, Y, w, self.xp)
             value, grad_W = value + v, grad_W + gW
             grad_b = None if gb is None else grad_b + gb
         return value, grad_W, grad_b
@@ -320,13 +320,13 @@ class SoftmaxObjective:
         W, b = self.split(P)
         blocks = self._row_blocks()
         # softmax works along rows: pass it Z (a transposed view of Z^T).
-        probas = [softmax(_logits_t(self.X[r], W, b).T, xp).T for r in blocks]
+        probas = [softmax(_logits_t(X, W, b).T, xp).T for X, _, _ in blocks]
 
         def apply(D):
             V, c = self.split(D)
             HV, Hc = self.penalty.smooth_gradient(V), 0.0
-            for r, S_t in zip(blocks, probas, strict=True):
-                hv, hc = cross_entropy_hessp(V, c, self.X[r], S_t, self.w[r], xp)
+            for (X, _, w), S_t in zip(blocks, probas, strict=True):
+                hv, hc = cross_entropy_hessp(V, c, X, S_t, w, xp)
                 HV = HV + hv
                 Hc = None if hc is None else Hc + hc
             return self._join(HV, Hc)

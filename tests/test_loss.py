@@ -2,6 +2,7 @@
 cross-entropy, checked against finite differences, a hand computation,
 independent numpy/scipy formulas, extreme logits and sparse input."""
 
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -441,6 +442,30 @@ def test_sparse_X_matches_dense(sparse_container, fit_intercept, dtype):
     assert v_sparse == pytest.approx(v_dense, rel=rtol)
     assert g_sparse.dtype == dtype
     assert_allclose(g_sparse, g_dense, rtol=rtol, atol=1e-7)
+
+
+@pytest.mark.parametrize("sparse_container", [sp.csr_array, sp.csc_array])
+def test_sparse_objective_does_not_copy_X(sparse_container):
+    # 20_000 rows with 50 nonzeros each: X holds 12 MB; the (n, K) temporaries
+    # of an evaluation are 0.5 MB. Slicing a scipy sparse matrix copies it, so
+    # a pass that took X[rows], even X[:], would allocate a second X.
+    rng = np.random.default_rng(0)
+    n, d, K, nnz = 20_000, 500, 3, 50
+    indices = np.sort(rng.choice(d, size=(n, nnz)), axis=1).ravel()
+    indptr = np.arange(0, n * nnz + 1, nnz)
+    X = sparse_container(sp.csr_array((rng.random(n * nnz), indices, indptr), (n, d)))
+    X_bytes = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    Y = np.eye(K)[rng.integers(0, K, n)]
+    obj = SoftmaxObjective(X, Y, np.full(n, 1.0 / n), 0.1, 0.0, True, np)
+    P = rng.standard_normal((K, d + 1))
+    tracemalloc.start()
+    try:
+        obj.smooth_value_and_gradient(P)
+        obj.hessp(P)(P)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < X_bytes / 4, (peak, X_bytes)
 
 
 # ---------------------------------------------------------------------------
