@@ -90,7 +90,7 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         - "constant", "invscaling", "adaptive": the schedules of
           :class:`~sklearn.neural_network.MLPClassifier`, starting from
           ``eta0 = 1 / L_B``, with ``L_B`` an estimate of the Lipschitz constant
-          of the batch gradients computed from the data. "invscaling" is
+          of the batch gradients computed from the data at the starting point. "invscaling" is
           ``eta0 / (epoch + 1) ** power_t``; "adaptive" keeps ``eta0`` until
           ``n_iter_no_change`` epochs fail to improve by ``tol``, then divides
           the step by 5 (and stops once it has shrunk by 1e6). The model
@@ -495,7 +495,7 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
             else:
                 if isinstance(learning_rate, str):
                     kind = "adaptive" if learning_rate == "auto" else learning_rate
-                    eta0 = 1.0 / objective.smoothness(batch_size, rng)
+                    eta0 = 1.0 / objective.smoothness(P, batch_size, rng)
                 else:
                     kind, eta0 = "constant", float(learning_rate)
                 schedule = StepSchedule(kind, eta0, self.power_t)

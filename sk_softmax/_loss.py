@@ -41,6 +41,7 @@ Nothing here knows about class labels, sample weights' origin or estimators.
 
 import copy
 
+import numpy as np
 import scipy.sparse as sp
 
 from ._penalties import ElasticNet
@@ -139,6 +140,26 @@ def cross_entropy_hessp(V, c, X, S_t, w, xp):
     return R_t @ X, (None if c is None else xp.sum(R_t, axis=1))
 
 
+def _csr_rows(X, rows):
+    """The rows ``rows`` of scipy sparse ``X``, in CSR.
+
+    For CSR ``X`` the rows' nonzeros are gathered directly from its arrays:
+    scipy's own row indexing costs several times more for the small batches
+    of the mini-batch solver.
+    """
+    if X.format != "csr":
+        return X[rows].tocsr()
+    starts = X.indptr[rows]
+    lengths = X.indptr[rows + 1] - starts
+    indptr = np.zeros(rows.shape[0] + 1, dtype=X.indptr.dtype)
+    np.cumsum(lengths, out=indptr[1:])
+    nonzeros = np.arange(indptr[-1]) + np.repeat(starts - indptr[:-1], lengths)
+    return sp.csr_array(
+        (X.data[nonzeros], X.indices[nonzeros], indptr),
+        shape=(rows.shape[0], X.shape[1]),
+    )
+
+
 class SoftmaxObjective:
     """The training objective ``J`` on fixed data, as a function of ``P``.
 
@@ -193,7 +214,9 @@ class SoftmaxObjective:
         xp = self.xp
         return sum(cross_entropy(W, b, X, Y, w, xp) for X, Y, w in self._row_blocks())
 
-    def _data_value_and_gradient(self, W, b):
+    def data_value_and_gradient(self, W, b):
+        """The cross-entropy term alone (no penalty) and its gradients
+        ``(value, grad_W, grad_b)``, as ``cross_entropy_gradient``."""
         value, grad_W, grad_b = 0.0, 0.0, 0.0
         for X, Y, w in self._row_blocks():
             v, gW, gb = cross_entropy_gradient(W, b, X, Y, w, self.xp)
@@ -216,23 +239,57 @@ class SoftmaxObjective:
             batch.X, batch.Y, w = self.X[rows], self.Y[rows], self.w[rows]
         else:
             batch.X = (
-                self.X[rows] if sp.issparse(self.X) else xp.take(self.X, rows, axis=0)
+                _csr_rows(self.X, rows)
+                if sp.issparse(self.X)
+                else xp.take(self.X, rows, axis=0)
             )
             batch.Y = xp.take(self.Y, rows, axis=0)
             w = xp.take(self.w, rows, axis=0)
         batch.w = w * (n_rows / w.shape[0])
         return batch
 
-    def smoothness(self, batch_size, rng, n_probe=1000, n_power_iter=20):
-        """An estimate of the Lipschitz constant ``L_B`` of mini-batch gradients.
+    def subset_support(self, rows, n_rows):
+        """The mini-batch objective of ``subset`` on sparse ``X``, restricted
+        to the columns its rows use.
 
-        The Hessian of ``CE_i`` in the logits, ``diag(S_i) - S_i S_i^T``, is at
-        most ``I / 2``; so a sample contributes ``(||x_i||^2 + 1) / 2`` (the 1
-        for the intercept) and the full data term at most ``lambda_max(X^T
-        diag(w) X) / 2``. For batches of size ``B`` out of ``n`` drawn without
-        replacement (Gower et al., 2019)::
+        Returns ``(batch, columns)``: ``batch.X`` holds the columns
+        ``columns`` of ``X[rows]`` (sorted; the others are zero on these rows,
+        so the batch's data term neither depends on their coefficients nor
+        has a gradient on them), in CSR. Its cost is that of the batch's
+        nonzeros, not of the ``d`` features.
+        """
+        batch = self.subset(rows, n_rows)
+        X = batch.X
+        columns, compact = np.unique(X.indices, return_inverse=True)
+        batch.X = sp.csr_array(
+            (X.data, compact, X.indptr), shape=(X.shape[0], columns.shape[0])
+        )
+        batch.n_features = columns.shape[0]
+        return batch, columns
+
+    def smoothness(self, P, batch_size, rng, n_probe=1000, n_power_iter=20):
+        """An estimate of the Lipschitz constant ``L_B`` of mini-batch
+        gradients around ``P``.
+
+        The Hessian of ``CE_i`` in the logits, ``diag(s_i) - s_i s_i^T``, is at
+        most ``I / 2`` (two classes at 1/2), and at a given point at most
+        ``c_i I`` with ``c_i = min(max_k s_ik, 2 max_k s_ik (1 - s_ik))``: the
+        first because it is at most ``diag(s_i)``, the second by Gershgorin's
+        theorem. At ``P = 0``, ``c_i = 1 / K``.
+
+        For batches of size ``B`` out of ``n`` drawn without replacement
+        (Gower et al., 2019)::
 
             L_B = (n - B) / (B (n - 1)) * L_mean + n (B - 1) / (B (n - 1)) * L_full
+
+        ``L_mean``, the mean smoothness of single samples, takes the global
+        bound: a sample contributes ``(||x_i||^2 + 1) / 2`` (the 1 for the
+        intercept), as one sample can end up anywhere between two classes.
+        ``L_full``, the smoothness of the whole data term, takes the
+        curvatures at ``P``: ``lambda_max(X^T diag(w c) X)``. An average over
+        many samples moves little, and as the fit improves its curvature
+        drops; the global bound ``lambda_max(X^T diag(w) X) / 2`` would make
+        the steps of large batches up to ``K / 2`` times too short.
 
         Both terms are estimated on ``n_probe`` random rows (power iteration
         for ``lambda_max``), so the estimate costs far less than a pass over
@@ -250,7 +307,9 @@ class SoftmaxObjective:
         else:
             row_sq = xp.sum(Xs * Xs, axis=1)
         L_mean = 0.5 * float(xp.sum(ws * (row_sq + float(self.fit_intercept))))
-        # Power iteration for the top eigenvalue of [X, 1]^T diag(w) [X, 1].
+        S = softmax(logits(Xs, *self.split(P)), xp)
+        ws = ws * xp.minimum(xp.max(S, axis=1), 2.0 * xp.max(S * (1.0 - S), axis=1))
+        # Power iteration for the top eigenvalue of [X, 1]^T diag(w c) [X, 1].
         v = xp.asarray(rng.standard_normal(Xs.shape[1]), dtype=ws.dtype)
         v0 = 1.0 if self.fit_intercept else 0.0
         lam = 0.0
@@ -262,7 +321,7 @@ class SoftmaxObjective:
             if lam == 0.0:
                 break
             v, v0 = v / lam, v0 / lam
-        L_full = 0.5 * lam
+        L_full = lam
         B = min(batch_size, n)
         if n > 1:
             L = (n - B) / (B * (n - 1)) * L_mean + n * (B - 1) / (B * (n - 1)) * L_full
@@ -303,7 +362,7 @@ class SoftmaxObjective:
     def smooth_value_and_gradient(self, P):
         """``f(P)`` and its gradient, an array shaped like ``P``."""
         W, b = self.split(P)
-        data, grad_W, grad_b = self._data_value_and_gradient(W, b)
+        data, grad_W, grad_b = self.data_value_and_gradient(W, b)
         grad_W = grad_W + self.penalty.smooth_gradient(W)
         return data + self.penalty.smooth_value(W), self._join(grad_W, grad_b)
 

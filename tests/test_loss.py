@@ -172,14 +172,19 @@ def test_hessp_is_the_derivative_of_the_gradient(K, fit_intercept, alpha):
         assert_allclose(HD, fd, rtol=1e-6, atol=1e-9)
 
 
+def hessian_matrix(obj, P):
+    """The Hessian of the smooth objective at ``P``, column by column."""
+    hessp = obj.hessp(P)
+    basis = np.eye(P.size).reshape(P.size, *P.shape)
+    return np.stack([hessp(E).ravel() for E in basis])
+
+
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_hessian_symmetric_positive_semidefinite(fit_intercept):
     X, W, b, Y, w = make_data(6, K=3)
     P = np.column_stack([W, b]) if fit_intercept else W
     obj = SoftmaxObjective(X, Y, w, 0.0, 0.0, fit_intercept, np)
-    hessp = obj.hessp(P)
-    basis = np.eye(P.size).reshape(P.size, *P.shape)
-    H = np.stack([hessp(E).ravel() for E in basis])
+    H = hessian_matrix(obj, P)
     assert_allclose(H, H.T, atol=1e-14)
     eigenvalues = np.linalg.eigvalsh(H)
     assert eigenvalues.min() > -1e-12
@@ -188,8 +193,41 @@ def test_hessian_symmetric_positive_semidefinite(fit_intercept):
     # in the kernel of the unpenalised Hessian.
     ones = np.zeros_like(P)
     ones[:, 0] = 1.0
-    assert_allclose(hessp(ones), 0.0, atol=1e-14)
+    assert_allclose(obj.hessp(P)(ones), 0.0, atol=1e-14)
     assert eigenvalues.max() > 1e-3
+
+
+@pytest.mark.parametrize("K", [2, 3, 5])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_smoothness_is_the_hessian_bound_at_the_point(K, fit_intercept):
+    """``smoothness`` bounds the curvature: for the full batch, the Hessian's
+    largest eigenvalue at ``P``, from the probabilities at ``P`` (exact at
+    ``P = 0``, where they are uniform); for batches of one, the mean of the
+    single samples' largest eigenvalues."""
+    X, W, b, Y, w = make_data(8, n=60, d=5, K=K)
+    l2 = 0.05
+    obj = SoftmaxObjective(X, Y, w, l2, 0.0, fit_intercept, np)
+    n = X.shape[0]
+    for P in (np.zeros_like(W), 3 * W):
+        P = np.column_stack([P, 3 * b if P.any() else 0 * b]) if fit_intercept else P
+        rng = np.random.default_rng(0)
+        L_full = obj.smoothness(P, n, rng, n_power_iter=200)
+        L_one = obj.smoothness(P, 1, rng, n_power_iter=200)
+        top = np.linalg.eigvalsh(hessian_matrix(obj, P)).max()
+        assert top <= L_full * (1 + 1e-9)
+        singles = []
+        for i in range(n):
+            single = SoftmaxObjective(
+                X[i : i + 1], Y[i : i + 1], np.ones(1), l2, 0.0, fit_intercept, np
+            )
+            singles.append(np.linalg.eigvalsh(hessian_matrix(single, P)).max())
+        assert np.dot(w, singles) <= L_one * (1 + 1e-9)
+    # Exact at P = 0 without a penalty (whose L2 part spares the intercepts).
+    obj = SoftmaxObjective(X, Y, w, 0.0, 0.0, fit_intercept, np)
+    P = np.zeros((K, X.shape[1] + fit_intercept))
+    top = np.linalg.eigvalsh(hessian_matrix(obj, P)).max()
+    L_full = obj.smoothness(P, n, np.random.default_rng(0), n_power_iter=200)
+    assert_allclose(L_full, top, rtol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

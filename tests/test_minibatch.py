@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_digits, load_iris
 from sklearn.exceptions import ConvergenceWarning
@@ -19,7 +20,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._array_api import get_namespace
 from threadpoolctl import threadpool_limits
 
-from sk_softmax import SoftmaxGDClassifier
+from sk_softmax import SoftmaxGDClassifier, _solvers
 from sk_softmax._loss import SoftmaxObjective
 
 ALPHA = 1e-4  # the default penalty strength
@@ -424,6 +425,96 @@ def test_integer_weights_equal_repeated_rows_with_one_batch(iris):
         objective.smooth_value(parameters(one_epoch)),
         rtol=1e-10,
     )
+
+
+# ------------------------------------------------- sparse mini-batch steps
+
+
+def _sparse_digits(digits, n=400):
+    """The first ``n`` standardized digits rows with their smaller entries
+    zeroed: sparse rows, and some columns that a batch never uses."""
+    X, y = digits
+    X = np.where(np.abs(X[:n]) > 1.0, X[:n], 0.0)
+    return X, y[:n]
+
+
+@pytest.fixture
+def lazy_steps(monkeypatch):
+    """Counts the steps made by the support-restricted sparse iterates."""
+    calls = []
+    step = _solvers._LazySparseIterates.step
+
+    def counting(self, rows, n_rows, eta):
+        calls.append(rows.shape[0])
+        return step(self, rows, n_rows, eta)
+
+    monkeypatch.setattr(_solvers._LazySparseIterates, "step", counting)
+    return calls
+
+
+@pytest.mark.parametrize("container", [sp.csr_array, sp.csc_matrix])
+@pytest.mark.parametrize(
+    "alpha, learning_rate, fit_intercept",
+    [
+        (1e-3, "constant", True),
+        (1e-3, "adaptive", False),
+        # eta * alpha = 0.9: the scale shrinks 10x a step and is folded into
+        # the coefficients every few steps
+        (9.0, 0.1, True),
+        # eta * alpha = 1: each step sets W to -eta * grad_W
+        (10.0, 0.1, True),
+    ],
+)
+def test_sparse_minibatch_steps_equal_dense_ones(
+    digits, lazy_steps, container, alpha, learning_rate, fit_intercept
+):
+    """On sparse X the steps touch only the batch's columns, with the L2
+    shrinkage kept as a scale factor and the epoch average kept lazily; the
+    iterates, their averages and the epoch objectives are those of the dense
+    steps on the same batches (sample and class weights included), and so is
+    a partial_fit continuing from the last iterate."""
+    X, y = _sparse_digits(digits)
+    rng = np.random.RandomState(0)
+    sample_weight = rng.uniform(0.2, 3.0, size=X.shape[0])
+    params = dict(
+        alpha=alpha,
+        learning_rate=learning_rate,
+        fit_intercept=fit_intercept,
+        class_weight={0: 2.0, 3: 0.5},
+        batch_size=32,
+        max_iter=3,
+        random_state=0,
+    )
+    fits = {}
+    for name, data in (("dense", X), ("sparse", container(X))):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf = SoftmaxGDClassifier(**params).fit(
+                data, y, sample_weight=sample_weight
+            )
+        fits[name] = clf.partial_fit(data[:100], y[:100])
+    n_batches = 3 * -(-X.shape[0] // 32) + -(-100 // 32)
+    assert len(lazy_steps) == n_batches  # the sparse fit took the lazy steps
+    dense, sparse = fits["dense"], fits["sparse"]
+    assert_allclose(sparse.loss_curve_, dense.loss_curve_, rtol=1e-10)
+    assert_allclose(sparse.coef_, dense.coef_, rtol=1e-9, atol=1e-12)
+    assert_allclose(sparse.intercept_, dense.intercept_, rtol=1e-9, atol=1e-12)
+    assert_allclose(sparse._iterate, dense._iterate, rtol=1e-9, atol=1e-12)
+    # The unused columns stay exactly zero (a batch never touches them).
+    unused = ~np.any(X != 0, axis=0)
+    assert unused.any() and np.all(sparse.coef_[:, unused] == 0)
+
+
+def test_sparse_minibatch_with_l1_takes_dense_steps(digits, lazy_steps):
+    """Soft-thresholding touches every coefficient: no lazy steps then."""
+    X, y = _sparse_digits(digits)
+    common = dict(alpha=1e-2, l1_ratio=0.5, batch_size=64, max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sparse = SoftmaxGDClassifier(**common).fit(sp.csr_array(X), y)
+        dense = SoftmaxGDClassifier(**common).fit(X, y)
+    assert lazy_steps == []
+    assert_allclose(sparse.coef_, dense.coef_, rtol=1e-9, atol=1e-12)
 
 
 # ------------------------------------------------------------ early stopping
