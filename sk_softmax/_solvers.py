@@ -379,8 +379,8 @@ class _LazySparseIterates(_Iterates):
     scales so far and ``U`` accumulating ``C * dV`` at each change ``dV`` of
     ``V``, ``sum_t W_t = C V - U``, and ``U`` changes only on ``S`` too.
     ``||V||^2`` is updated on ``S`` for the penalty's value. ``V`` and ``U``
-    are stored feature-major, (d, K), so that a batch's columns are
-    contiguous rows. Scipy sparse input only (numpy arrays).
+    are stored feature-major and side by side, (d, 2, K), so that a batch's
+    columns are contiguous rows. Scipy sparse input only (numpy arrays).
     """
 
     #: Below this scale, it is folded into ``V`` (a dense rescaling) so that
@@ -390,13 +390,16 @@ class _LazySparseIterates(_Iterates):
     def __init__(self, objective, P):
         self.objective = objective
         W, b = objective.split(P)
-        self.V_t = np.array(W.T, order="C")
+        # V and U side by side: a step gathers and scatters both at once.
+        self.VU_t = np.zeros((W.shape[1], 2, W.shape[0]), dtype=W.dtype)
+        self.V_t, self.U_t = self.VU_t[:, 0], self.VU_t[:, 1]
+        self.V_t[...] = W.T
         self.b = None if b is None else np.array(b)
         self.scale = 1.0
         self.sq_norm = float(np.sum(self.V_t * self.V_t))
 
     def begin_epoch(self):
-        self.U_t = np.zeros_like(self.V_t)
+        self.U_t[...] = 0.0
         self.C, self.b_sum, self.count = 0.0, 0.0, 0
 
     def _fold(self):
@@ -410,20 +413,23 @@ class _LazySparseIterates(_Iterates):
     def step(self, rows, n_rows, eta):
         batch, columns = self.objective.subset_support(rows, n_rows)
         l2 = self.objective.penalty.l2
-        V_S = self.V_t[columns]  # (|S|, K)
-        f, grad_W, grad_b = batch.data_value_and_gradient((self.scale * V_S).T, self.b)
+        VU_S = self.VU_t[columns]  # (|S|, 2, K), a copy
+        f, grad_W, grad_b = batch.data_value_and_gradient(
+            (self.scale * VU_S[:, 0]).T, self.b
+        )
         f += 0.5 * l2 * self.scale**2 * self.sq_norm
         shrink = 1.0 - eta * l2
         if not abs(self.scale * shrink) >= self.min_scale:  # also eta * l2 == 1
             self._fold()
             self.V_t *= shrink
             self.sq_norm *= shrink**2
-            V_S, shrink = self.V_t[columns], 1.0
+            VU_S, shrink = self.VU_t[columns], 1.0
         self.scale *= shrink
         dV_S = grad_W.T * (-eta / self.scale)
-        self.sq_norm += float(np.sum(dV_S * (2.0 * V_S + dV_S)))
-        self.V_t[columns] = V_S + dV_S
-        self.U_t[columns] += self.C * dV_S
+        self.sq_norm += float(np.sum(dV_S * (2.0 * VU_S[:, 0] + dV_S)))
+        VU_S[:, 0] += dV_S
+        VU_S[:, 1] += self.C * dV_S
+        self.VU_t[columns] = VU_S
         self.C += self.scale
         if self.b is not None:
             self.b = self.b - eta * grad_b

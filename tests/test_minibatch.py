@@ -505,6 +505,21 @@ def test_sparse_minibatch_steps_equal_dense_ones(
     assert unused.any() and np.all(sparse.coef_[:, unused] == 0)
 
 
+def test_sparse_minibatch_steps_keep_float32(digits, lazy_steps):
+    X, y = _sparse_digits(digits)
+    X = X.astype(np.float32)
+    common = dict(batch_size=32, max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sparse = SoftmaxGDClassifier(**common).fit(sp.csr_array(X), y)
+        dense = SoftmaxGDClassifier(**common).fit(X, y)
+    assert lazy_steps
+    assert sparse.coef_.dtype == sparse.intercept_.dtype == np.float32
+    assert sparse._iterate.dtype == np.float32
+    assert_allclose(sparse.coef_, dense.coef_, rtol=1e-4, atol=1e-5)
+    assert_allclose(sparse.intercept_, dense.intercept_, rtol=1e-4, atol=1e-5)
+
+
 def test_sparse_minibatch_with_l1_takes_dense_steps(digits, lazy_steps):
     """Soft-thresholding touches every coefficient: no lazy steps then."""
     X, y = _sparse_digits(digits)
