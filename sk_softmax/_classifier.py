@@ -90,12 +90,16 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         - "constant", "invscaling", "adaptive": the schedules of
           :class:`~sklearn.neural_network.MLPClassifier`, starting from
           ``eta0 = 1 / L_B``, with ``L_B`` an estimate of the Lipschitz constant
-          of the batch gradients computed from the data at the starting point. "invscaling" is
-          ``eta0 / (epoch + 1) ** power_t``; "adaptive" keeps ``eta0`` until
-          ``n_iter_no_change`` epochs fail to improve by ``tol``, then divides
-          the step by 5 (and stops once it has shrunk by 1e6). The model
-          after each epoch is the average of the epoch's iterates
-          (Polyak-Ruppert averaging), which removes most of the gradient noise.
+          of the batch gradients computed from the data at the starting point.
+          "invscaling" is ``eta0 / (epoch + 1) ** power_t``; "adaptive" keeps
+          ``eta0`` until ``n_iter_no_change`` epochs fail to improve by
+          ``tol``, then divides the step by 5 (and stops once it has shrunk by
+          1e6). The model after each epoch is the average of the epoch's
+          iterates (Polyak-Ruppert averaging), which removes most of the
+          gradient noise. On sparse ``X`` with ``l1_ratio=0``, a step costs
+          what the batch's nonzeros cost: only the coefficients of the
+          features the batch uses change, the L2 shrinkage of the others being
+          kept as one scale factor.
         - A float ``eta > 0``: the derivation's update with that constant step,
           ``W <- W - eta * grad_W``, ``b <- b - eta * grad_b``.
 

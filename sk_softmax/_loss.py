@@ -349,10 +349,12 @@ class SoftmaxObjective:
         d = self.n_features
         return P[:, :d], (P[:, d] if self.fit_intercept else None)
 
-    def _join(self, grad_W, grad_b):
-        if grad_b is None:
-            return grad_W
-        return self.xp.concat([grad_W, grad_b[:, None]], axis=1)
+    def join(self, W, b):
+        """The parameter array ``[W, b]`` (``W`` itself when ``b`` is None):
+        the inverse of ``split``."""
+        if b is None:
+            return W
+        return self.xp.concat([W, b[:, None]], axis=1)
 
     def smooth_value(self, P):
         """``f(P)``: cross-entropy plus the L2 part of the penalty."""
@@ -364,7 +366,7 @@ class SoftmaxObjective:
         W, b = self.split(P)
         data, grad_W, grad_b = self.data_value_and_gradient(W, b)
         grad_W = grad_W + self.penalty.smooth_gradient(W)
-        return data + self.penalty.smooth_value(W), self._join(grad_W, grad_b)
+        return data + self.penalty.smooth_value(W), self.join(grad_W, grad_b)
 
     def hessp(self, P):
         """The Hessian of ``f`` at ``P``, as the function ``D -> H D`` on
@@ -388,7 +390,7 @@ class SoftmaxObjective:
                 hv, hc = cross_entropy_hessp(V, c, X, S_t, w, xp)
                 HV = HV + hv
                 Hc = None if hc is None else Hc + hc
-            return self._join(HV, Hc)
+            return self.join(HV, Hc)
 
         return apply
 
@@ -405,7 +407,7 @@ class SoftmaxObjective:
         if self.is_smooth:
             return P
         W, b = self.split(P)
-        return self._join(self.penalty.prox(W, step), b)
+        return self.join(self.penalty.prox(W, step), b)
 
     def optimality(self, P, grad):
         """Max-norm of the minimal-norm subgradient of ``J`` at ``P``.
@@ -417,4 +419,4 @@ class SoftmaxObjective:
         W, b = self.split(P)
         grad_W, grad_b = self.split(grad)
         sub_W = self.penalty.min_norm_subgradient(W, grad_W)
-        return float(self.xp.max(self.xp.abs(self._join(sub_W, grad_b))))
+        return float(self.xp.max(self.xp.abs(self.join(sub_W, grad_b))))

@@ -437,16 +437,13 @@ class _LazySparseIterates(_Iterates):
         self.count += 1
         return f
 
-    def _join(self, W_t, b):
-        W = W_t.T
-        return W if b is None else np.concatenate([W, b[:, None]], axis=1)
-
     def average(self):
         W_t = (self.C * self.V_t - self.U_t) / self.count
-        return self._join(W_t, None if self.b is None else self.b_sum / self.count)
+        b = None if self.b is None else self.b_sum / self.count
+        return self.objective.join(W_t.T, b)
 
     def last(self):
-        return self._join(self.scale * self.V_t, self.b)
+        return self.objective.join((self.scale * self.V_t).T, self.b)
 
 
 def stochastic_gradient(

@@ -505,6 +505,21 @@ def test_sparse_minibatch_steps_equal_dense_ones(
     assert unused.any() and np.all(sparse.coef_[:, unused] == 0)
 
 
+def test_sparse_minibatch_batch_without_nonzeros(digits, lazy_steps):
+    """A batch of empty rows (no feature used) moves only the intercepts and
+    the shrinkage, as on dense zeros."""
+    X, y = _sparse_digits(digits)
+    X[:64] = 0.0  # the first two batches of 32, without shuffling
+    common = dict(batch_size=32, shuffle=False, max_iter=2, alpha=0.01, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sparse = SoftmaxGDClassifier(**common).fit(sp.csr_array(X), y)
+        dense = SoftmaxGDClassifier(**common).fit(X, y)
+    assert lazy_steps
+    assert_allclose(sparse.coef_, dense.coef_, rtol=1e-9, atol=1e-12)
+    assert_allclose(sparse.intercept_, dense.intercept_, rtol=1e-9, atol=1e-12)
+
+
 def test_sparse_minibatch_steps_keep_float32(digits, lazy_steps):
     X, y = _sparse_digits(digits)
     X = X.astype(np.float32)
