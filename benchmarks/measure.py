@@ -57,9 +57,10 @@ class FitTrace:
         if context.parent is None or fitted_estimator is None:
             return False
         now = time.perf_counter()
+        seconds = now - self.start - self.paused  # the evaluations before this one
         values = self.evaluate(fitted_estimator)
         self.paused += time.perf_counter() - now
-        self.records.append((now - self.start - self.paused, *values))
+        self.records.append((seconds, *values))
         return self.stop(*values)
 
 
