@@ -9,7 +9,10 @@ For each data set (``datasets.py``): the median time of
 ``SoftmaxObjective.smooth_value_and_gradient`` (one pass: forward ``X W^T``,
 softmax, backward ``G^T X``), the time to stream X once from memory at the
 bandwidth measured now (``roofline.read_bandwidth``), and their ratio; the
-same for the forward product alone. For memory, a 5-iteration fit runs in a
+same for the forward product alone. The float32 / float64 ratio is the
+median over ``max(repeats, 9)`` interleaved pairs of epochs (one of each,
+back to back), so that the machine's load drifting between the two rows does
+not enter it. For memory, a 5-iteration fit runs in a
 fresh subprocess; its peak RSS during the fit (``VmHWM`` after resetting it
 through ``/proc/self/clear_refs``) minus the RSS before, divided by the size
 of X, is reported ("extra/X"). Linux only.
@@ -62,7 +65,7 @@ def main():
     if args.probe_memory:
         probe_memory(*args.probe_memory)
         return
-    rows = []
+    rows, epochs = [], {}
     with threadpool_limits(args.threads):
         for label, (name, dtype) in CASES.items():
             if name == "dense":
@@ -77,9 +80,8 @@ def main():
             P = (0.01 * P).astype(X.dtype)
             bandwidth = roofline.read_bandwidth(dtype=dtype)
             read = nbytes(X) / bandwidth
-            epoch = roofline.median_time(
-                lambda o=objective, P=P: o.smooth_value_and_gradient(P), args.repeats
-            )
+            epochs[label] = lambda o=objective, P=P: o.smooth_value_and_gradient(P)
+            epoch = roofline.median_time(epochs[label], args.repeats)
             W = P[:, :-1]
             forward = roofline.median_time(lambda X=X, W=W: X @ W.T, args.repeats)
             memory = "-"
@@ -87,6 +89,11 @@ def main():
                 argv = [__file__, "--probe-memory", name, np.dtype(dtype).name]
                 memory = f"{measure.peak_memory(argv) / nbytes(X):.3f}"
             rows.append((label, X.shape, nbytes(X) / 1e6, read, epoch, forward, memory))
+        ratios = [
+            roofline.median_time(epochs["dense float32"], 1)
+            / roofline.median_time(epochs["dense float64"], 1)
+            for _ in range(max(args.repeats, 9))
+        ]
     print(f"threads={args.threads}; times are medians of {args.repeats}")
     print(
         f"{'data':<16} {'shape':>17} {'X (MB)':>8} {'read X (s)':>11} "
@@ -97,9 +104,10 @@ def main():
             f"{label:<16} {str(shape):>17} {mb:>8.0f} {read:>11.4f} {epoch:>10.4f} "
             f"{epoch / read:>11.2f} {forward / read:>9.2f} {memory:>8}"
         )
-    f64 = [r for r in rows if r[0] == "dense float64"][0][4]
-    f32 = [r for r in rows if r[0] == "dense float32"][0][4]
-    print(f"float32 epoch / float64 epoch: {f32 / f64:.2f}")
+    print(
+        f"float32 epoch / float64 epoch: {np.median(ratios):.2f} (median of "
+        f"{len(ratios)} interleaved pairs; range {min(ratios):.2f}-{max(ratios):.2f})"
+    )
 
 
 if __name__ == "__main__":
