@@ -214,30 +214,35 @@ def lbfgs(objective, P, *, max_iter, tol, scale, report, memory=10):
     return P, it, ("stopped" if stop else "max_iter")
 
 
-def _conjugate_gradient(hessp, g, tolerance, max_iter, xp):
+def _conjugate_gradient(hessp, g, tolerance, max_iter, xp, diagonal):
     """An approximate solution ``d`` of ``H d = -g`` by conjugate gradients
-    from ``d = 0``: it stops once the residual's norm is at most
-    ``tolerance``, after ``max_iter`` products, or on a direction of
-    non-positive curvature (keeping the iterate so far; ``d = 0`` if that is
-    the first direction)."""
+    from ``d = 0``, preconditioned by the positive ``diagonal`` (each
+    residual is divided by it: the per-feature scaling of the step): it
+    stops once the residual's norm is at most ``tolerance``, after
+    ``max_iter`` products, or on a direction of non-positive curvature
+    (keeping the iterate so far; ``d = 0`` if that is the first direction).
+    With ``diagonal`` the Hessian's own diagonal, a diagonal ``H`` is solved
+    in one product."""
     d = xp.zeros_like(g)
     r = -g  # the residual -g - H d
-    p = -g
-    rr = float(xp.sum(r * r))
+    z = r / diagonal  # the preconditioned residual
+    p = z
+    rz = float(xp.sum(r * z))
     for _ in range(max_iter):
         Hp = hessp(p)
         curvature = float(xp.sum(p * Hp))
         if not curvature > 0:
             break
-        a = rr / curvature
+        a = rz / curvature
         d += a * p  # in place: d, r and p are this function's own arrays
         r -= a * Hp
-        rr_new = float(xp.sum(r * r))
-        if math.sqrt(rr_new) <= tolerance:
+        if math.sqrt(float(xp.sum(r * r))) <= tolerance:
             break
-        p *= rr_new / rr
-        p += r
-        rr = rr_new
+        z = r / diagonal
+        rz_new = float(xp.sum(r * z))
+        p *= rz_new / rz
+        p += z
+        rz = rz_new
     return d
 
 
@@ -285,7 +290,11 @@ def newton_cg(objective, P, *, max_iter, tol, scale, report, max_cg=200):
     rescaled so that its expectation is the full Hessian), so that a
     conjugate-gradient step, one Hessian-vector product by hand
     (``objective.hessp``), costs about a tenth of a pass over the data on a
-    large data set (Byrd, Chin, Neveitt and Nocedal, 2011).
+    large data set (Byrd, Chin, Neveitt and Nocedal, 2011). The conjugate
+    gradients are preconditioned by the per-feature curvature of the same
+    rows (``objective.feature_curvature``): on sparse data with rare
+    features they need far fewer products, and on standardized dense data
+    the scaling is nearly uniform and changes little.
 
     A sampled Hessian gives up Newton's fast local convergence. Once near the
     optimum (``eta < 0.1``), an iteration that needs a shorter step than
@@ -312,7 +321,14 @@ def newton_cg(objective, P, *, max_iter, tol, scale, report, max_cg=200):
     for it in range(1, max_iter + 1):
         g_norm = math.sqrt(float(xp.sum(g * g)))
         eta = min(0.5, math.sqrt(g_norm / g_norm0))
-        d = _conjugate_gradient(curvature.hessp(P), g, eta * g_norm, max_cg, xp)
+        d = _conjugate_gradient(
+            curvature.hessp(P),
+            g,
+            eta * g_norm,
+            max_cg,
+            xp,
+            curvature.feature_curvature(P),
+        )
         gd = float(xp.sum(g * d))
         if not gd < 0:  # no curvature information: steepest descent
             d, gd = -g, -(g_norm**2)

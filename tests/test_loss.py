@@ -230,6 +230,56 @@ def test_smoothness_is_the_hessian_bound_at_the_point(K, fit_intercept):
     assert_allclose(L_full, top, rtol=1e-6)
 
 
+@pytest.mark.parametrize("fmt", [None, "csr", "csc"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("alpha", [0.0, 0.3])
+def test_feature_curvature_is_the_class_mean_of_the_hessian_diagonal(
+    fmt, fit_intercept, alpha
+):
+    """Column j (and the intercepts' column) of ``feature_curvature`` holds
+    the mean over the classes of the Hessian's diagonal entries of feature
+    j, computed from the exact Hessian; features of very different scales
+    give very different entries."""
+    X, W, b, Y, w = make_data(9, n=600, d=5, K=4)
+    X = X * np.array([1e-2, 0.1, 1.0, 10.0, 1.0])
+    X[np.abs(X) < 0.3 * np.abs(X).max(axis=0)] = 0.0
+    P = np.column_stack([W, b]) if fit_intercept else W
+    if fmt is None:
+        obj = several_blocks(SoftmaxObjective(X, Y, w, alpha, 0.0, fit_intercept, np))
+    else:
+        data = sp.csr_array(X).asformat(fmt)
+        obj = SoftmaxObjective(data, Y, w, alpha, 0.0, fit_intercept, np)
+    M = obj.feature_curvature(P)
+    assert M.shape == P.shape
+    expected = np.diag(hessian_matrix(obj, P)).reshape(P.shape).mean(axis=0)
+    assert_allclose(M, np.broadcast_to(expected, P.shape), rtol=1e-12)
+    data_part = M[0, :5] - alpha  # the penalty's L2 part is alpha here
+    assert data_part[3] > 1e4 * data_part[0] > 0
+
+
+def test_feature_curvature_fills_features_without_curvature():
+    """A feature that is zero on every row has no curvature without a
+    penalty: its entry takes the mean of the others, so that every entry can
+    divide a step."""
+    X, W, b, Y, w = make_data(10, n=30, d=4, K=3)
+    X[:, 1] = 0.0
+    P = np.column_stack([W, b])
+    for data in (X, sp.csr_array(X)):
+        M = SoftmaxObjective(data, Y, w, 0.0, 0.0, True, np).feature_curvature(P)
+        others = np.delete(M[0], 1)
+        assert np.all(others > 0)
+        assert_allclose(M[:, 1], others.mean(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_feature_curvature_keeps_the_dtype(dtype):
+    X, W, b, Y, w = make_data(11, n=30, d=4, K=3, dtype=dtype)
+    P = np.column_stack([W, b])
+    for data in (X, sp.csr_array(X)):
+        M = SoftmaxObjective(data, Y, w, 0.1, 0.0, True, np).feature_curvature(P)
+        assert M.dtype == dtype
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_hessp_sparse_matches_dense_and_keeps_dtype(dtype):
     X, W, b, Y, w = make_data(7, n=50, d=6, K=3, dtype=dtype)

@@ -9,7 +9,12 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import minimize
 
 from sk_softmax._loss import SoftmaxObjective
-from sk_softmax._solvers import SOLVERS, gradient_descent, hessian_sample
+from sk_softmax._solvers import (
+    SOLVERS,
+    _conjugate_gradient,
+    gradient_descent,
+    hessian_sample,
+)
 
 SOLVER_OPTIONS = {"gd": {"learning_rate": 1.0}, "agd": {}, "lbfgs": {}, "newton-cg": {}}
 L1_SOLVERS = ["gd", "agd"]  # lbfgs and newton-cg are for smooth objectives only
@@ -533,3 +538,72 @@ def test_newton_cg_grows_the_hessian_sample_near_the_optimum(monkeypatch):
     assert sizes == sorted(sizes)  # it only grows
     P_ref = scipy_minimiser(obj)
     assert_allclose(centred(obj, P), centred(obj, P_ref), rtol=1e-6, atol=1e-8)
+
+
+def test_conjugate_gradient_solves_with_a_diagonal_preconditioner():
+    """Preconditioned by the diagonal of a badly scaled system, conjugate
+    gradients reach the same solution in fewer products than unscaled; a
+    diagonal system is solved in one product."""
+    rng = np.random.default_rng(0)
+    n = 60
+    A = rng.standard_normal((n, n))
+    scales = np.logspace(-3, 3, n)
+    H = scales[:, None] * (A @ A.T / n + np.eye(n)) * scales[None, :]
+    g = rng.standard_normal(n)
+    products = []
+
+    def hessp(p):
+        products.append(1)
+        return H @ p
+
+    solutions = {}
+    for name, diagonal in [("plain", np.ones(n)), ("scaled", np.diag(H).copy())]:
+        products.clear()
+        solutions[name] = _conjugate_gradient(hessp, g, 1e-10, 10 * n, np, diagonal)
+        solutions[name + " products"] = len(products)
+    x = np.linalg.solve(H, -g)
+    assert_allclose(solutions["scaled"], x, rtol=1e-6)
+    assert solutions["scaled products"] <= n
+    assert solutions["plain products"] > 2 * solutions["scaled products"]
+    products.clear()
+    D = np.diag(scales)
+    d = _conjugate_gradient(lambda p: D @ p, g, 1e-12, n, np, scales)
+    assert_allclose(d, -g / scales, rtol=1e-12)
+
+
+def rare_feature_problem(n=2_000, d=300, K=4, alpha=1e-4):
+    """Sparse rows over features of Zipf-like frequencies, as in text."""
+    rng = np.random.default_rng(3)
+    p = 1.0 / np.arange(1, d + 1) ** 1.1
+    cols = rng.choice(d, size=(n, 8), p=p / p.sum())
+    values = rng.exponential(size=n * 8)
+    X = sp.csr_array((values, cols.ravel(), np.arange(0, 8 * n + 1, 8)), (n, d))
+    X.sum_duplicates()
+    W_true = rng.standard_normal((K, d))
+    y = np.argmax(X @ W_true.T + rng.gumbel(size=(n, K)), axis=1)
+    return SoftmaxObjective(X, np.eye(K)[y], np.full(n, 1 / n), alpha, 0.0, True, np)
+
+
+def test_newton_cg_preconditioning_saves_hessian_products(monkeypatch):
+    """On rare features, the per-feature curvature cuts the conjugate-gradient
+    products newton_cg needs to converge (replacing it by ones takes the
+    preconditioner out)."""
+    obj = rare_feature_problem()
+    products = {}
+    for name in ("scaled", "plain"):
+        if name == "plain":
+            monkeypatch.setattr(
+                SoftmaxObjective, "feature_curvature", lambda self, P: np.ones_like(P)
+            )
+        count = products.setdefault(name, [])
+        hessp = SoftmaxObjective.hessp
+
+        def counting(self, P, count=count, hessp=hessp):
+            apply = hessp(self, P)
+            return lambda D: count.append(1) or apply(D)
+
+        monkeypatch.setattr(SoftmaxObjective, "hessp", counting)
+        P, n_iter, status = run("newton-cg", obj, zeros(obj), tol=1e-6, max_iter=200)
+        assert status == "converged"
+        monkeypatch.undo()
+    assert len(products["plain"]) > 2 * len(products["scaled"])
