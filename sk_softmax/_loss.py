@@ -67,15 +67,20 @@ def logits(X, W, b):
     return Z
 
 
-def _logits_t(X, W, b):
+def _logits_t(X, W, b, xp):
     """``Z^T = W X^T + b`` of shape (K, n): the derivation's own layout.
 
     Computing the logits class-major makes every reduction over the classes
     (max, sum) an elementwise operation between K long rows, which is faster
     than reducing K-long rows n times; scipy sparse ``X`` goes through the
-    same expression (scipy evaluates it as ``(X W^T)^T``).
+    same expression (scipy evaluates it as ``(X W^T)^T``). At ``W = 0``,
+    where every fit starts, the logits are the intercepts and the product
+    with ``X`` is skipped.
     """
-    Z = W @ X.T
+    if xp.any(W):
+        Z = W @ X.T
+    else:
+        Z = xp.zeros((W.shape[0], X.shape[0]), dtype=W.dtype)
     if b is not None:
         Z += b[:, None]  # in place: Z is a fresh array
     return Z
@@ -83,7 +88,7 @@ def _logits_t(X, W, b):
 
 def cross_entropy(W, b, X, Y, w, xp):
     """Weighted cross-entropy ``sum_i w_i CE_i`` (a forward pass only)."""
-    Z = _logits_t(X, W, b)
+    Z = _logits_t(X, W, b, xp)
     Z -= xp.max(Z, axis=0, keepdims=True)
     lse = xp.log(xp.sum(xp.exp(Z), axis=0))
     return float(xp.sum(w * (lse - xp.sum(Y.T * Z, axis=0))))
@@ -101,7 +106,7 @@ def cross_entropy_gradient(W, b, X, Y, w, xp):
     grad_b : array of shape (K,) or None
         ``sum_i G[i]``; None when ``b`` is None.
     """
-    Z = _logits_t(X, W, b)  # Z^T, (K, n)
+    Z = _logits_t(X, W, b, xp)  # Z^T, (K, n)
     # Shifting each sample's logits by their maximum changes neither S nor CE
     # (both are invariant to adding a constant to all K logits) and keeps
     # exp() finite.
@@ -133,7 +138,7 @@ def cross_entropy_hessp(V, c, X, S_t, w, xp):
 
     ``c`` may be None (no intercept). Returns ``(HV, Hc)``, ``Hc`` None then.
     """
-    R_t = _logits_t(X, V, c)  # dZ^T, (K, n)
+    R_t = _logits_t(X, V, c, xp)  # dZ^T, (K, n)
     R_t -= xp.sum(S_t * R_t, axis=0)
     R_t *= S_t
     R_t *= w
@@ -374,7 +379,9 @@ class SoftmaxObjective:
         W, b = self.split(P)
         blocks = self._row_blocks()
         # softmax works along rows: pass it Z (a transposed view of Z^T).
-        return blocks, [softmax(_logits_t(X, W, b).T, self.xp).T for X, _, _ in blocks]
+        return blocks, [
+            softmax(_logits_t(X, W, b, self.xp).T, self.xp).T for X, _, _ in blocks
+        ]
 
     def hessp(self, P):
         """The Hessian of ``f`` at ``P``, as the function ``D -> H D`` on

@@ -601,6 +601,30 @@ def test_optimality_smooth_is_max_abs_gradient(fit_intercept, alpha):
     assert opt > 0
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_zero_coefficients_take_the_intercepts_as_logits(dtype, fit_intercept, sparse):
+    """At W = 0, where fits start, the product with X is skipped: the value
+    and gradients are those of the logits Z = b, by the hand formulas."""
+    X, W, b, Y, w = make_data(12, n=40, d=5, K=3, dtype=dtype)
+    W0 = np.zeros_like(W)
+    b = b if fit_intercept else None
+    data = sp.csr_array(X) if sparse else X
+    value, grad_W, grad_b = cross_entropy_gradient(W0, b, data, Y, w, np)
+    Z = np.zeros((X.shape[0], 3)) + (0.0 if b is None else b)
+    G = (softmax(Z, np) - Y) * w[:, None]
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    assert value == pytest.approx(reference_cross_entropy(W0, b, X, Y, w), rel=rtol)
+    assert grad_W.dtype == dtype
+    assert_allclose(grad_W, G.T @ X, rtol=rtol, atol=1e-7)
+    if fit_intercept:
+        assert_allclose(grad_b, G.sum(axis=0), rtol=rtol, atol=1e-7)
+    else:
+        assert grad_b is None
+    assert cross_entropy(W0, b, data, Y, w, np) == pytest.approx(value, rel=rtol)
+
+
 def intercept_only_optimum(Y, w):
     """b with softmax(b) = the weighted class frequencies: grad_b = 0 at W = 0."""
     return np.log(w @ Y)
