@@ -111,10 +111,13 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
           Newton step with hand-derived Hessian-vector products, taken on
           every k-th sample (about a tenth of them, at least 2000), so that
           each costs a fraction of a pass over the data; the gradient and a
-          backtracking line search use all the data. Smooth penalty only
-          (``l1_ratio == 0``).
-        - "lbfgs": L-BFGS with a strong Wolfe line search. Smooth penalty
-          only.
+          backtracking line search use all the data. The conjugate gradients
+          divide each feature's step by its curvature (a diagonal
+          preconditioner), which sparse data with rare features need. Smooth
+          penalty only (``l1_ratio == 0``).
+        - "lbfgs": L-BFGS with a strong Wolfe line search, its initial
+          inverse Hessian scaled feature by feature by the curvature at the
+          start. Smooth penalty only.
         - "fista": accelerated proximal gradient with adaptive restart and a
           backtracking step size; any ``l1_ratio``.
         - "auto": "newton-cg" for a smooth penalty, "fista" otherwise: the

@@ -20,11 +20,19 @@ class LBFGSDirection:
     the inverse Hessian built from the pairs ``s = P_new - P``,
     ``y = grad_new - grad`` given to ``update``. Built on the hand-derived
     gradient only: no second derivative is ever computed.
+
+    The recursion starts from ``gamma D^{-1}``, ``D`` a positive ``diagonal``
+    shaped like the parameters (ones if None) and ``gamma = <s, y> / <y,
+    D^{-1} y>`` on the last pair (Nocedal & Wright, eq. 7.20, in the metric
+    of ``D``); without pairs the direction is ``-D^{-1} g``. A diagonal from
+    the per-feature curvature scales each feature's step, which is what
+    rare features of sparse data need.
     """
 
-    def __init__(self, memory, xp):
+    def __init__(self, memory, xp, diagonal=None):
         self.memory = memory
         self.xp = xp
+        self.inverse_diagonal = 1.0 if diagonal is None else 1.0 / diagonal
         self.pairs = []  # (s, y, 1 / <s, y>), oldest first
 
     def reset(self):
@@ -42,7 +50,7 @@ class LBFGSDirection:
     def direction(self, g):
         xp = self.xp
         if not self.pairs:
-            return -g
+            return -g * self.inverse_diagonal
         q = g
         coefs = []
         for s, y, rho in reversed(self.pairs):
@@ -50,7 +58,8 @@ class LBFGSDirection:
             q = q - a * y
             coefs.append(a)
         s, y, rho = self.pairs[-1]
-        r = q * (1.0 / (rho * _dot(y, y, xp)))  # initial scaling <s, y> / <y, y>
+        D_inv_y = y * self.inverse_diagonal
+        r = q * self.inverse_diagonal * (1.0 / (rho * _dot(y, D_inv_y, xp)))
         for (s, y, rho), a in zip(self.pairs, reversed(coefs), strict=True):
             r = r + (a - rho * _dot(y, r, xp)) * s
         return -r

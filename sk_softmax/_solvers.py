@@ -179,7 +179,11 @@ def _wolfe_line_search(objective, P, f, g, d, gd, t, *, c1=1e-4, c2=0.9, max_tri
 
 def lbfgs(objective, P, *, max_iter, tol, scale, report, memory=10):
     """L-BFGS on the smooth objective (L2 penalty only), with a strong Wolfe
-    line search; the hand-derived gradient is its only input."""
+    line search; the hand-derived gradient is its only input. Its initial
+    inverse Hessian is scaled feature by feature by the curvature at the
+    start point (``objective.feature_curvature`` on the rows of
+    ``hessian_sample``), which on sparse data with rare features takes
+    several times fewer iterations."""
     from ._optimizers import LBFGSDirection
 
     if not objective.is_smooth:
@@ -188,7 +192,10 @@ def lbfgs(objective, P, *, max_iter, tol, scale, report, memory=10):
     f, g, threshold, converged = _start(objective, P, tol, scale)
     if converged:
         return P, 0, "converged"
-    directions = LBFGSDirection(memory, xp)
+    # The per-feature curvature at the start point, on the rows of Newton-CG's
+    # Hessian sample: the recursion's initial scaling.
+    sample = _on_rows(objective, hessian_sample(objective.X.shape[0]))
+    directions = LBFGSDirection(memory, xp, sample.feature_curvature(P))
     it = 0
     for it in range(1, max_iter + 1):
         d = directions.direction(g)
@@ -198,7 +205,7 @@ def lbfgs(objective, P, *, max_iter, tol, scale, report, memory=10):
             d = -g
             gd = -float(xp.sum(g * g))
         # Without curvature pairs, a first step of unit length.
-        t0 = 1.0 if directions.pairs else 1.0 / math.sqrt(-gd)
+        t0 = 1.0 if directions.pairs else 1.0 / math.sqrt(float(xp.sum(d * d)))
         step = _wolfe_line_search(objective, P, f, g, d, gd, t0)
         if step is None:  # no decrease possible in floating point: as close as it gets
             return P, it - 1, "precision"
@@ -278,6 +285,11 @@ def hessian_sample(n_rows, fraction=0.1, min_rows=2000):
     return slice(0, n_rows, step)
 
 
+def _on_rows(objective, rows):
+    """The objective on the rows of the slice ``rows`` (itself for all rows)."""
+    return objective if rows.step == 1 else objective.subset(rows, objective.X.shape[0])
+
+
 def newton_cg(objective, P, *, max_iter, tol, scale, report, max_cg=200):
     """Truncated Newton with a subsampled Hessian, on the smooth objective
     (L2 penalty only).
@@ -306,12 +318,8 @@ def newton_cg(objective, P, *, max_iter, tol, scale, report, max_cg=200):
         raise ValueError("newton_cg handles smooth objectives only (l1_ratio == 0).")
     xp = objective.xp
     n_rows = objective.X.shape[0]
-
-    def sampled(rows):
-        return objective if rows.step == 1 else objective.subset(rows, n_rows)
-
     rows = hessian_sample(n_rows)
-    curvature = sampled(rows)
+    curvature = _on_rows(objective, rows)
     f, g, threshold, converged = _start(objective, P, tol, scale)
     if converged:
         return P, 0, "converged"
@@ -339,7 +347,7 @@ def newton_cg(objective, P, *, max_iter, tol, scale, report, max_cg=200):
         opt, opt_before = objective.optimality(P, g), opt
         if rows.step > 1 and eta < 0.1 and (t < 1 or opt > 0.5 * opt_before):
             rows = slice(0, n_rows, rows.step // 2)  # the sample misleads
-            curvature = sampled(rows)
+            curvature = _on_rows(objective, rows)
         stop = report(it, f, P, opt, t)
         if opt <= threshold:
             return P, it, "converged"
