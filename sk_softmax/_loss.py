@@ -407,15 +407,17 @@ class SoftmaxObjective:
         return apply
 
     def feature_curvature(self, P):
-        """A diagonal approximation of the Hessian of ``f`` at ``P``, shaped
-        like ``P``: the same for every class, one number per feature.
+        """A diagonal approximation of the Hessian of ``f`` at ``P``, the same
+        for every class: one number per column of ``P`` (per feature, then
+        the intercepts), an array of shape ``(P.shape[1],)`` that broadcasts
+        against ``P``.
 
         The Hessian's diagonal entry for class k and feature j is ``sum_i w_i
         s_ik (1 - s_ik) x_ij^2`` (plus the L2 strength); its mean over the
         classes replaces ``s_ik (1 - s_ik)`` by ``c_i = (1 - sum_k s_ik^2) /
         K``, which gives::
 
-            M[:, j] = sum_i w_i c_i x_ij^2 + l2        (the intercepts: sum_i w_i c_i)
+            M[j] = sum_i w_i c_i x_ij^2 + l2        (the intercepts: sum_i w_i c_i)
 
         On data whose features differ in frequency or scale (rare words of a
         text) these numbers span orders of magnitude: dividing a step by them
@@ -435,11 +437,10 @@ class SoftmaxObjective:
                 M_W = M_W + X2.T @ wc
             else:
                 M_W = M_W + wc @ (X * X)
-            M_b = M_b + float(xp.sum(wc))
-        K = P.shape[0]
-        M_W = xp.broadcast_to(M_W + self.penalty.l2, (K, self.n_features))
-        M_b = xp.full(K, M_b, dtype=P.dtype) if self.fit_intercept else None
-        M = self.join(M_W, M_b)
+            M_b = M_b + xp.sum(wc)
+        M = M_W + self.penalty.l2
+        if self.fit_intercept:
+            M = xp.concat([M, xp.reshape(M_b, (1,))])
         positive = M > 0
         n_positive = int(xp.sum(positive))
         fill = (

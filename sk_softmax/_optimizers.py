@@ -22,7 +22,7 @@ class LBFGSDirection:
     gradient only: no second derivative is ever computed.
 
     The recursion starts from ``gamma D^{-1}``, ``D`` a positive ``diagonal``
-    shaped like the parameters (ones if None) and ``gamma = <s, y> / <y,
+    that broadcasts against the parameters (ones if None) and ``gamma = <s, y> / <y,
     D^{-1} y>`` on the last pair (Nocedal & Wright, eq. 7.20, in the metric
     of ``D``); without pairs the direction is ``-D^{-1} g``. A diagonal from
     the per-feature curvature scales each feature's step, which is what

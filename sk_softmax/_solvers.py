@@ -193,9 +193,11 @@ def lbfgs(objective, P, *, max_iter, tol, scale, report, memory=10):
     if converged:
         return P, 0, "converged"
     # The per-feature curvature at the start point, on the rows of Newton-CG's
-    # Hessian sample: the recursion's initial scaling.
-    sample = _on_rows(objective, hessian_sample(objective.X.shape[0]))
-    directions = LBFGSDirection(memory, xp, sample.feature_curvature(P))
+    # Hessian sample (a copy for sparse X, not kept): the initial scaling.
+    rows = hessian_sample(objective.X.shape[0])
+    directions = LBFGSDirection(
+        memory, xp, _on_rows(objective, rows).feature_curvature(P)
+    )
     it = 0
     for it in range(1, max_iter + 1):
         d = directions.direction(g)
@@ -224,7 +226,8 @@ def lbfgs(objective, P, *, max_iter, tol, scale, report, memory=10):
 def _conjugate_gradient(hessp, g, tolerance, max_iter, xp, diagonal):
     """An approximate solution ``d`` of ``H d = -g`` by conjugate gradients
     from ``d = 0``, preconditioned by the positive ``diagonal`` (each
-    residual is divided by it: the per-feature scaling of the step): it
+    residual is divided by it, broadcasting: the per-feature scaling of the
+    step): it
     stops once the residual's norm is at most ``tolerance``, after
     ``max_iter`` products, or on a direction of non-positive curvature
     (keeping the iterate so far; ``d = 0`` if that is the first direction).

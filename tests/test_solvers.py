@@ -593,7 +593,9 @@ def test_newton_cg_preconditioning_saves_hessian_products(monkeypatch):
     for name in ("scaled", "plain"):
         if name == "plain":
             monkeypatch.setattr(
-                SoftmaxObjective, "feature_curvature", lambda self, P: np.ones_like(P)
+                SoftmaxObjective,
+                "feature_curvature",
+                lambda self, P: np.ones(P.shape[1]),
             )
         count = products.setdefault(name, [])
         hessp = SoftmaxObjective.hessp
@@ -617,7 +619,9 @@ def test_lbfgs_preconditioning_saves_iterations(monkeypatch):
     for name in ("scaled", "plain"):
         if name == "plain":
             monkeypatch.setattr(
-                SoftmaxObjective, "feature_curvature", lambda self, P: np.ones_like(P)
+                SoftmaxObjective,
+                "feature_curvature",
+                lambda self, P: np.ones(P.shape[1]),
             )
         P, n_iters[name], status = run("lbfgs", obj, zeros(obj), tol=1e-6)
         assert status == "converged"
