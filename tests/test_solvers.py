@@ -646,3 +646,26 @@ def test_lbfgs_direction_from_the_exact_diagonal_is_newtons():
         directions.update(s, h * s)
     assert_allclose(scaled.direction(g), -g / h, rtol=1e-10)
     assert not np.allclose(plain.direction(g), -g / h, rtol=1e-2)
+
+
+def test_newton_cg_solves_the_first_step_tighter(monkeypatch):
+    """The first Newton step is solved to a relative residual of 0.1, the
+    later ones to ``min(0.5, sqrt(||g|| / ||g_0||))``."""
+    import sk_softmax._solvers as solvers
+
+    obj = make_problem(seed=13, n=500)
+    norms, relative = [], []
+    solve = solvers._conjugate_gradient
+
+    def spy(hessp, g, tolerance, *args):
+        norms.append(np.linalg.norm(g))
+        relative.append(tolerance / norms[-1])
+        return solve(hessp, g, tolerance, *args)
+
+    monkeypatch.setattr(solvers, "_conjugate_gradient", spy)
+    P, n_iter, status = run("newton-cg", obj, zeros(obj), tol=1e-10)
+    assert status == "converged" and n_iter >= 3
+    assert relative[0] == pytest.approx(0.1)
+    later = [min(0.5, np.sqrt(norm / norms[0])) for norm in norms[1:]]
+    assert_allclose(relative[1:], later, rtol=1e-12)
+    assert max(later) == 0.5 and min(later) < 0.1  # both regimes were seen
