@@ -396,8 +396,8 @@ def main():
                 (gap_t, gap_it), (loss_t, loss_it) = results
                 print(
                     f"{name:<19} {m:<36} {epoch:>7.3f} {epoch / read:>7.1f} "
-                    f"{fmt(gap_t, '7.2f'):>7} {fmt(gap_it, 'd'):>4} "
-                    f"{fmt(loss_t, '7.2f'):>7} {fmt(loss_it, 'd'):>4} "
+                    f"{fmt(gap_t, '7.3f'):>7} {fmt(gap_it, 'd'):>4} "
+                    f"{fmt(loss_t, '7.3f'):>7} {fmt(loss_it, 'd'):>4} "
                     f"{fmt(peak, '7.3f'):>7}",
                     flush=True,
                 )
