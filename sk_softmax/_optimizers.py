@@ -21,12 +21,12 @@ class LBFGSDirection:
     ``y = grad_new - grad`` given to ``update``. Built on the hand-derived
     gradient only: no second derivative is ever computed.
 
-    The recursion starts from ``gamma D^{-1}``, ``D`` a positive ``diagonal``
-    that broadcasts against the parameters (ones if None) and ``gamma = <s, y> / <y,
-    D^{-1} y>`` on the last pair (Nocedal & Wright, eq. 7.20, in the metric
-    of ``D``); without pairs the direction is ``-D^{-1} g``. A diagonal from
-    the per-feature curvature scales each feature's step, which is what
-    rare features of sparse data need.
+    The recursion starts from ``gamma D^{-1}``, ``D`` a positive
+    ``diagonal`` that broadcasts against the parameters (ones if None) and
+    ``gamma = <s, y> / <y, D^{-1} y>`` on the last pair (Nocedal & Wright,
+    eq. 7.20, in the metric of ``D``); without pairs the direction is
+    ``-D^{-1} g``. A diagonal from the per-feature curvature scales each
+    feature's step, which is what rare features of sparse data need.
     """
 
     def __init__(self, memory, xp, diagonal=None):

@@ -227,8 +227,7 @@ def _conjugate_gradient(hessp, g, tolerance, max_iter, xp, diagonal):
     """An approximate solution ``d`` of ``H d = -g`` by conjugate gradients
     from ``d = 0``, preconditioned by the positive ``diagonal`` (each
     residual is divided by it, broadcasting: the per-feature scaling of the
-    step): it
-    stops once the residual's norm is at most ``tolerance``, after
+    step). It stops once the residual's norm is at most ``tolerance``, after
     ``max_iter`` products, or on a direction of non-positive curvature
     (keeping the iterate so far; ``d = 0`` if that is the first direction).
     With ``diagonal`` the Hessian's own diagonal, a diagonal ``H`` is solved
