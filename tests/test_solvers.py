@@ -584,6 +584,13 @@ def rare_feature_problem(n=2_000, d=300, K=4, alpha=1e-4):
     return SoftmaxObjective(X, np.eye(K)[y], np.full(n, 1 / n), alpha, 0.0, True, np)
 
 
+def without_preconditioner(monkeypatch):
+    """Replace the per-feature curvature by ones: no scaling at all."""
+    monkeypatch.setattr(
+        SoftmaxObjective, "feature_curvature", lambda self, P: np.ones(P.shape[1])
+    )
+
+
 def test_newton_cg_preconditioning_saves_hessian_products(monkeypatch):
     """On rare features, the per-feature curvature cuts the conjugate-gradient
     products newton_cg needs to converge (replacing it by ones takes the
@@ -592,11 +599,7 @@ def test_newton_cg_preconditioning_saves_hessian_products(monkeypatch):
     products = {}
     for name in ("scaled", "plain"):
         if name == "plain":
-            monkeypatch.setattr(
-                SoftmaxObjective,
-                "feature_curvature",
-                lambda self, P: np.ones(P.shape[1]),
-            )
+            without_preconditioner(monkeypatch)
         count = products.setdefault(name, [])
         hessp = SoftmaxObjective.hessp
 
@@ -618,11 +621,7 @@ def test_lbfgs_preconditioning_saves_iterations(monkeypatch):
     n_iters = {}
     for name in ("scaled", "plain"):
         if name == "plain":
-            monkeypatch.setattr(
-                SoftmaxObjective,
-                "feature_curvature",
-                lambda self, P: np.ones(P.shape[1]),
-            )
+            without_preconditioner(monkeypatch)
         P, n_iters[name], status = run("lbfgs", obj, zeros(obj), tol=1e-6)
         assert status == "converged"
     assert n_iters["plain"] > 2 * n_iters["scaled"]
