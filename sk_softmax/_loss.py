@@ -373,7 +373,7 @@ class SoftmaxObjective:
         grad_W = grad_W + self.penalty.smooth_gradient(W)
         return data + self.penalty.smooth_value(W), self.join(grad_W, grad_b)
 
-    def _probabilities_t(self, P):
+    def probabilities_t(self, P):
         """The blocks of ``_row_blocks`` with their probabilities ``S^T``
         (K, rows) at ``P``: a forward pass."""
         W, b = self.split(P)
@@ -383,17 +383,18 @@ class SoftmaxObjective:
             softmax(_logits_t(X, W, b, self.xp).T, self.xp).T for X, _, _ in blocks
         ]
 
-    def hessp(self, P):
+    def hessp(self, P, forward=None):
         """The Hessian of ``f`` at ``P``, as the function ``D -> H D`` on
         directions shaped like ``P``.
 
         Building it is a forward pass (the probabilities at ``P``, (K, n)
-        numbers, are kept); each product is one more pass over ``X``
-        (``cross_entropy_hessp``). The L2 part of the penalty is quadratic:
-        its Hessian applied to ``D`` is its gradient at ``D``.
+        numbers, are kept), unless ``forward``, the result of
+        ``probabilities_t(P)``, is given; each product is one more pass over
+        ``X`` (``cross_entropy_hessp``). The L2 part of the penalty is
+        quadratic: its Hessian applied to ``D`` is its gradient at ``D``.
         """
         xp = self.xp
-        blocks, probas = self._probabilities_t(P)
+        blocks, probas = self.probabilities_t(P) if forward is None else forward
 
         def apply(D):
             V, c = self.split(D)
@@ -406,7 +407,7 @@ class SoftmaxObjective:
 
         return apply
 
-    def feature_curvature(self, P):
+    def feature_curvature(self, P, forward=None):
         """A diagonal approximation of the Hessian of ``f`` at ``P``, the same
         for every class: one number per column of ``P`` (per feature, then
         the intercepts), an array of shape ``(P.shape[1],)`` that broadcasts
@@ -424,13 +425,14 @@ class SoftmaxObjective:
         is the per-feature scaling that makes a diagonal preconditioner
         (``_solvers._conjugate_gradient``). It costs a forward pass and a
         pass over the squared entries of ``X``, with no copy of ``X``'s
-        indices. Entries without curvature (a feature absent from these
+        indices; ``forward``, as in ``hessp``, saves the forward pass. Entries without curvature (a feature absent from these
         rows, no penalty) take the mean of the others, so that all are
         positive.
         """
         xp = self.xp
         M_W, M_b = 0.0, 0.0
-        for (X, _, w), S_t in zip(*self._probabilities_t(P), strict=True):
+        blocks, probas = self.probabilities_t(P) if forward is None else forward
+        for (X, _, w), S_t in zip(blocks, probas, strict=True):
             wc = w * (1.0 - xp.sum(S_t * S_t, axis=0)) / S_t.shape[0]
             if sp.issparse(X):  # CSR or CSC: the squared entries, same indices
                 X2 = type(X)((X.data * X.data, X.indices, X.indptr), shape=X.shape)

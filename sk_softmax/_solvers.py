@@ -339,13 +339,14 @@ def newton_cg(objective, P, *, max_iter, tol, scale, report, max_cg=200):
             eta = 0.1
         else:
             eta = min(0.5, math.sqrt(g_norm / g_norm0))
+        forward = curvature.probabilities_t(P)  # one forward pass for both
         d = _conjugate_gradient(
-            curvature.hessp(P),
+            curvature.hessp(P, forward),
             g,
             eta * g_norm,
             max_cg,
             xp,
-            curvature.feature_curvature(P),
+            curvature.feature_curvature(P, forward),
         )
         gd = float(xp.sum(g * d))
         if not gd < 0:  # no curvature information: steepest descent

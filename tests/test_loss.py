@@ -170,6 +170,7 @@ def test_hessp_is_the_derivative_of_the_gradient(K, fit_intercept, alpha):
         HD = hessp(D)
         assert HD.shape == P.shape
         assert_allclose(HD, fd, rtol=1e-6, atol=1e-9)
+        assert_array_equal(obj.hessp(P, obj.probabilities_t(P))(D), HD)
 
 
 def hessian_matrix(obj, P):
@@ -251,6 +252,8 @@ def test_feature_curvature_is_the_class_mean_of_the_hessian_diagonal(
         obj = SoftmaxObjective(data, Y, w, alpha, 0.0, fit_intercept, np)
     M = obj.feature_curvature(P)
     assert M.shape == (P.shape[1],)
+    # the forward pass newton_cg shares with hessp gives the same numbers
+    assert_array_equal(obj.feature_curvature(P, obj.probabilities_t(P)), M)
     expected = np.diag(hessian_matrix(obj, P)).reshape(P.shape).mean(axis=0)
     assert_allclose(M, expected, rtol=1e-12)
     data_part = M[:5] - alpha  # the penalty's L2 part is alpha here

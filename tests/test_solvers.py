@@ -488,9 +488,9 @@ def hessian_sizes(monkeypatch):
     sizes = []
     hessp = SoftmaxObjective.hessp
 
-    def spy(self, P):
+    def spy(self, P, forward=None):
         sizes.append(self.X.shape[0])
-        return hessp(self, P)
+        return hessp(self, P, forward)
 
     monkeypatch.setattr(SoftmaxObjective, "hessp", spy)
     return sizes
@@ -587,7 +587,9 @@ def rare_feature_problem(n=2_000, d=300, K=4, alpha=1e-4):
 def without_preconditioner(monkeypatch):
     """Replace the per-feature curvature by ones: no scaling at all."""
     monkeypatch.setattr(
-        SoftmaxObjective, "feature_curvature", lambda self, P: np.ones(P.shape[1])
+        SoftmaxObjective,
+        "feature_curvature",
+        lambda self, P, forward=None: np.ones(P.shape[1]),
     )
 
 
@@ -603,8 +605,8 @@ def test_newton_cg_preconditioning_saves_hessian_products(monkeypatch):
         count = products.setdefault(name, [])
         hessp = SoftmaxObjective.hessp
 
-        def counting(self, P, count=count, hessp=hessp):
-            apply = hessp(self, P)
+        def counting(self, P, forward=None, count=count, hessp=hessp):
+            apply = hessp(self, P, forward)
             return lambda D: count.append(1) or apply(D)
 
         monkeypatch.setattr(SoftmaxObjective, "hessp", counting)
@@ -645,6 +647,25 @@ def test_lbfgs_direction_from_the_exact_diagonal_is_newtons():
         directions.update(s, h * s)
     assert_allclose(scaled.direction(g), -g / h, rtol=1e-10)
     assert not np.allclose(plain.direction(g), -g / h, rtol=1e-2)
+
+
+def test_newton_cg_makes_one_forward_pass_an_iteration_for_its_curvature(
+    monkeypatch,
+):
+    """The Hessian products and the preconditioner of an iteration come from
+    the same forward pass on the Hessian's rows, not one each."""
+    obj = make_problem(seed=13, n=500)
+    passes = []
+    forward = SoftmaxObjective.probabilities_t
+
+    def counting(self, P):
+        passes.append(1)
+        return forward(self, P)
+
+    monkeypatch.setattr(SoftmaxObjective, "probabilities_t", counting)
+    P, n_iter, status = run("newton-cg", obj, zeros(obj), tol=1e-10)
+    assert status == "converged" and n_iter >= 3
+    assert len(passes) == n_iter
 
 
 def test_newton_cg_solves_the_first_step_tighter(monkeypatch):
