@@ -226,6 +226,35 @@ def test_sparse_input_gives_the_dense_model(name, fmt, l1_ratio):
 
 
 @pytest.mark.parametrize(
+    "solver, l1_ratio",
+    [("newton-cg", 0.0), ("lbfgs", 0.0), ("fista", 0.0), ("fista", 0.5)],
+)
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_products_read_the_coefficients_without_a_copy(
+    monkeypatch, fmt, solver, l1_ratio
+):
+    """Scipy's sparse-times-dense kernels copy a dense operand that is not
+    row-major: on sparse X, every product ``W X^T`` a fit makes gets ``W``
+    column-major (``W^T`` row-major)."""
+    import sk_softmax._loss as loss_module
+
+    X, y = data("wine")
+    X[np.abs(X) < 0.5] = 0.0
+    layouts = []
+    logits_t = loss_module._logits_t
+
+    def recording(X, W, b, xp):
+        if sp.issparse(X):
+            layouts.append(W.T.flags.c_contiguous)
+        return logits_t(X, W, b, xp)
+
+    monkeypatch.setattr(loss_module, "_logits_t", recording)
+    clf = SoftmaxGDClassifier(alpha=1e-2, l1_ratio=l1_ratio, solver=solver)
+    clf.fit(sp.csr_matrix(X).asformat(fmt), y)
+    assert len(layouts) > clf.n_iter_ and all(layouts)
+
+
+@pytest.mark.parametrize(
     "solver, fmt, l1_ratio, expected",
     [
         ("auto", None, 0.0, "newton-cg"),
