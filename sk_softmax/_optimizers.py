@@ -8,9 +8,45 @@ namespace ``xp``; inner products are ``sum(a * b)`` over all entries.
 
 import math
 
+import numpy as np
+from scipy.linalg import blas
+
+
+def _same_layout(a, b, dtypes=(np.float32, np.float64)):
+    """Whether ``a`` and ``b`` are numpy arrays of one dtype among
+    ``dtypes``, one shape and one contiguous memory layout: their
+    ``ravel(order="K")`` views then list matching entries in the same order."""
+    return (
+        isinstance(a, np.ndarray)
+        and isinstance(b, np.ndarray)
+        and a.dtype == b.dtype
+        and a.dtype in dtypes
+        and a.shape == b.shape
+        and a.strides == b.strides
+        and (a.flags.c_contiguous or a.flags.f_contiguous)
+    )
+
 
 def _dot(a, b, xp):
+    """``<a, b>``, the sum of ``a * b`` over all entries, as a float.
+
+    On float64 numpy arrays of one layout, BLAS's dot on their memory: no
+    temporary, about 10x faster than ``sum(a * b)`` on arrays the size of
+    the sparse benchmark's parameters (1M entries). float32 keeps numpy's
+    pairwise sum, more accurate than a float32 dot's running sum.
+    """
+    if _same_layout(a, b, dtypes=(np.float64,)):
+        return float(np.dot(a.ravel(order="K"), b.ravel(order="K")))
     return float(xp.sum(a * b))
+
+
+def _add_scaled(y, a, x, xp):
+    """``y += a * x`` in place: BLAS's axpy on numpy arrays of one layout,
+    without the temporary ``a * x`` (several times faster on large arrays)."""
+    if _same_layout(x, y):
+        blas.get_blas_funcs("axpy", (x,))(x.ravel(order="K"), y.ravel(order="K"), a=a)
+    else:
+        y += a * x
 
 
 class LBFGSDirection:
@@ -51,18 +87,20 @@ class LBFGSDirection:
         xp = self.xp
         if not self.pairs:
             return -g * self.inverse_diagonal
-        q = g
+        # The recursion is linear in g: run on -g (a copy, updated in place),
+        # it returns -H g itself.
+        q = -g
         coefs = []
         for s, y, rho in reversed(self.pairs):
             a = rho * _dot(s, q, xp)
-            q = q - a * y
+            _add_scaled(q, -a, y, xp)
             coefs.append(a)
         s, y, rho = self.pairs[-1]
         D_inv_y = y * self.inverse_diagonal
         r = q * self.inverse_diagonal * (1.0 / (rho * _dot(y, D_inv_y, xp)))
         for (s, y, rho), a in zip(self.pairs, reversed(coefs), strict=True):
-            r = r + (a - rho * _dot(y, r, xp)) * s
-        return -r
+            _add_scaled(r, a - rho * _dot(y, r, xp), s, xp)
+        return r
 
 
 class NesterovMomentum:

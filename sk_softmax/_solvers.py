@@ -27,6 +27,8 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
+from ._optimizers import _add_scaled, _dot
+
 
 def _start(objective, P, tol, scale):
     """Value and gradient at the start point, the stopping threshold, and
@@ -95,9 +97,7 @@ def accelerated_gradient(objective, P, *, max_iter, tol, scale, report):
             P_new = objective.prox(Y - step * g_Y, step)
             D = P_new - Y
             f_new = objective.smooth_value(P_new)
-            bound = (
-                f_Y + float(xp.sum(g_Y * D)) + 0.5 * lipschitz.L * float(xp.sum(D * D))
-            )
+            bound = f_Y + _dot(g_Y, D, xp) + 0.5 * lipschitz.L * _dot(D, D, xp)
             if f_new <= bound + 16 * eps * abs(f_Y):
                 break
             lipschitz.reject()
@@ -159,7 +159,7 @@ def _wolfe_line_search(objective, P, f, g, d, gd, t, *, c1=1e-4, c2=0.9, max_tri
     for _ in range(max_trials):
         P_new = P + t * d
         f_new, g_new = objective.smooth_value_and_gradient(P_new)
-        gd_new = float(xp.sum(g_new * d))
+        gd_new = _dot(g_new, d, xp)
         if abs(f_new - f) <= 16 * eps * abs(f) and _norm1(g_new, xp) < _norm1(g, xp):
             return t, P_new, f_new, g_new
         if f_new > f + c1 * t * gd or f_new >= f_lo:
@@ -201,13 +201,13 @@ def lbfgs(objective, P, *, max_iter, tol, scale, report, memory=10):
     it = 0
     for it in range(1, max_iter + 1):
         d = directions.direction(g)
-        gd = float(xp.sum(g * d))
+        gd = _dot(g, d, xp)
         if not gd < 0:  # lost descent to rounding: fall back to steepest descent
             directions.reset()
             d = -g
-            gd = -float(xp.sum(g * g))
+            gd = -_dot(g, g, xp)
         # Without curvature pairs, a first step of unit length.
-        t0 = 1.0 if directions.pairs else 1.0 / math.sqrt(float(xp.sum(d * d)))
+        t0 = 1.0 if directions.pairs else 1.0 / math.sqrt(_dot(d, d, xp))
         step = _wolfe_line_search(objective, P, f, g, d, gd, t0)
         if step is None:  # no decrease possible in floating point: as close as it gets
             return P, it - 1, "precision"
@@ -236,21 +236,21 @@ def _conjugate_gradient(hessp, g, tolerance, max_iter, xp, diagonal):
     r = -g  # the residual -g - H d
     z = r / diagonal  # the preconditioned residual
     p = z
-    rz = float(xp.sum(r * z))
+    rz = _dot(r, z, xp)
     for _ in range(max_iter):
         Hp = hessp(p)
-        curvature = float(xp.sum(p * Hp))
+        curvature = _dot(p, Hp, xp)
         if not curvature > 0:
             break
         a = rz / curvature
-        d += a * p  # in place: d, r and p are this function's own arrays
-        r -= a * Hp
-        if math.sqrt(float(xp.sum(r * r))) <= tolerance:
+        _add_scaled(d, a, p, xp)  # in place: d, r and p are this function's own
+        _add_scaled(r, -a, Hp, xp)
+        if math.sqrt(_dot(r, r, xp)) <= tolerance:
             break
         z = r / diagonal
-        rz_new = float(xp.sum(r * z))
+        rz_new = _dot(r, z, xp)
         p *= rz_new / rz
-        p += z
+        _add_scaled(p, 1.0, z, xp)
         rz = rz_new
     return d
 
@@ -330,11 +330,11 @@ def newton_cg(objective, P, *, max_iter, tol, scale, report, max_cg=200):
     f, g, threshold, converged = _start(objective, P, tol, scale)
     if converged:
         return P, 0, "converged"
-    g_norm0 = math.sqrt(float(xp.sum(g * g)))
+    g_norm0 = math.sqrt(_dot(g, g, xp))
     opt = objective.optimality(P, g)
     it = 0
     for it in range(1, max_iter + 1):
-        g_norm = math.sqrt(float(xp.sum(g * g)))
+        g_norm = math.sqrt(_dot(g, g, xp))
         if it == 1:  # the first step, see the docstring
             eta = 0.1
         else:
@@ -348,7 +348,7 @@ def newton_cg(objective, P, *, max_iter, tol, scale, report, max_cg=200):
             xp,
             curvature.feature_curvature(P, forward),
         )
-        gd = float(xp.sum(g * d))
+        gd = _dot(g, d, xp)
         if not gd < 0:  # no curvature information: steepest descent
             d, gd = -g, -(g_norm**2)
         step = _backtracking_line_search(objective, P, f, g, d, gd)

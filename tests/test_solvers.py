@@ -689,3 +689,50 @@ def test_newton_cg_solves_the_first_step_tighter(monkeypatch):
     later = [min(0.5, np.sqrt(norm / norms[0])) for norm in norms[1:]]
     assert_allclose(relative[1:], later, rtol=1e-12)
     assert max(later) == 0.5 and min(later) < 0.1  # both regimes were seen
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layouts", ["CC", "FF", "CF", "FC", "view"])
+def test_dot_and_add_scaled_are_the_plain_formulas(dtype, layouts):
+    """``_dot`` and ``_add_scaled`` (BLAS on the memory of arrays of one
+    layout, numpy otherwise) compute ``sum(a * b)`` and ``y += a * x`` for
+    every pair of layouts, in place for ``y``, leaving ``x`` alone."""
+    from sk_softmax._optimizers import _add_scaled, _dot
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 7)).astype(dtype)
+    y = rng.standard_normal((3, 7)).astype(dtype)
+    if layouts == "view":  # a non-contiguous view, as split(P) gives
+        x = rng.standard_normal((3, 8)).astype(dtype)[:, :7]
+    else:
+        x = np.asarray(x, order=layouts[0])
+        y = np.asarray(y, order=layouts[1])
+    x_before, y_before = x.copy(), y.copy()
+    rtol = 1e-5 if dtype == np.float32 else 1e-13
+    assert_allclose(_dot(x, y, np), np.sum(x_before * y_before), rtol=rtol)
+    y_id = id(y)
+    _add_scaled(y, -0.75, x, np)
+    assert id(y) == y_id and y.dtype == dtype
+    assert_allclose(y, y_before - 0.75 * x_before, rtol=rtol)
+    assert_array_equal(x, x_before)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_dot_and_add_scaled_make_no_temporary_on_one_layout(order):
+    """On two float64 arrays of one layout, neither makes an array the size of
+    its operands (``sum(a * b)`` and ``y += a * x`` would)."""
+    import tracemalloc
+
+    from sk_softmax._optimizers import _add_scaled, _dot
+
+    x = np.ones((20, 5000), order=order)
+    y = np.ones((20, 5000), order=order)
+    tracemalloc.start()
+    try:
+        _dot(x, y, np)
+        _add_scaled(y, 2.0, x, np)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < x.nbytes / 10
+    assert_array_equal(y, 3.0)
