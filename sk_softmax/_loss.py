@@ -222,11 +222,15 @@ class SoftmaxObjective:
     def data_value_and_gradient(self, W, b):
         """The cross-entropy term alone (no penalty) and its gradients
         ``(value, grad_W, grad_b)``, as ``cross_entropy_gradient``."""
-        value, grad_W, grad_b = 0.0, 0.0, 0.0
+        value, grad_W, grad_b = 0.0, None, None
         for X, Y, w in self._row_blocks():
             v, gW, gb = cross_entropy_gradient(W, b, X, Y, w, self.xp)
-            value, grad_W = value + v, grad_W + gW
-            grad_b = None if gb is None else grad_b + gb
+            value += v
+            if grad_W is None:  # the first block's arrays are fresh: sum in place
+                grad_W, grad_b = gW, gb
+            else:
+                grad_W += gW
+                grad_b = None if gb is None else grad_b + gb
         return value, grad_W, grad_b
 
     def subset(self, rows, n_rows):
@@ -386,7 +390,7 @@ class SoftmaxObjective:
         """``f(P)`` and its gradient, an array shaped like ``P``."""
         W, b = self.split(P)
         data, grad_W, grad_b = self.data_value_and_gradient(W, b)
-        grad_W = grad_W + self.penalty.smooth_gradient(W)
+        self.penalty.add_smooth_gradient(grad_W, W)
         return data + self.penalty.smooth_value(W), self.join(grad_W, grad_b)
 
     def probabilities_t(self, P):
@@ -414,11 +418,15 @@ class SoftmaxObjective:
 
         def apply(D):
             V, c = self.split(D)
-            HV, Hc = self.penalty.smooth_gradient(V), 0.0
+            HV = Hc = None
             for (X, _, w), S_t in zip(blocks, probas, strict=True):
                 hv, hc = cross_entropy_hessp(V, c, X, S_t, w, xp)
-                HV = HV + hv
-                Hc = None if hc is None else Hc + hc
+                if HV is None:  # the first block's arrays are fresh: sum in place
+                    HV, Hc = hv, hc
+                else:
+                    HV += hv
+                    Hc = None if hc is None else Hc + hc
+            self.penalty.add_smooth_gradient(HV, V)
             return self.join(HV, Hc)
 
         return apply

@@ -8,6 +8,8 @@ Its smooth (L2) part enters the gradient; its L1 part is handled by the proximal
 operator, soft-thresholding, never by a subgradient step.
 """
 
+from ._optimizers import _add_scaled
+
 
 class ElasticNet:
     """Elastic-net penalty ``alpha * R(W)``, split into smooth and L1 parts.
@@ -36,9 +38,12 @@ class ElasticNet:
             return 0.0
         return 0.5 * self.l2 * float(self.xp.sum(W * W))
 
-    def smooth_gradient(self, W):
-        """``alpha * (1 - l1_ratio) * W``."""
-        return self.l2 * W
+    def add_smooth_gradient(self, G, W):
+        """``G += alpha * (1 - l1_ratio) * W``, in place: the smooth part's
+        gradient at ``W`` added to ``G``. The smooth part is quadratic, so
+        this is also its Hessian applied to a direction ``W``."""
+        if self.l2 != 0.0:
+            _add_scaled(G, self.l2, W, self.xp)
 
     def nonsmooth_value(self, W):
         """``alpha * l1_ratio * ||W||_1``."""

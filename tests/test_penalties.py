@@ -50,9 +50,11 @@ def test_values_match_formula(alpha, l1_ratio, dtype):
 def test_smooth_gradient_formula_and_finite_differences(alpha, l1_ratio):
     W = random_W(1)
     pen = ElasticNet(alpha, l1_ratio, np)
-    grad = pen.smooth_gradient(W)
-    assert grad.shape == W.shape
-    assert_allclose(grad, alpha * (1 - l1_ratio) * W, rtol=1e-15, atol=0)
+    G = random_W(2)
+    grad = G.copy()
+    pen.add_smooth_gradient(grad, W)  # in place: G + the gradient
+    grad -= G
+    assert_allclose(grad, alpha * (1 - l1_ratio) * W, rtol=1e-12, atol=1e-15)
     h = 1e-5
     fd = np.zeros_like(W)
     for idx in np.ndindex(W.shape):
@@ -67,7 +69,9 @@ def test_smooth_gradient_formula_and_finite_differences(alpha, l1_ratio):
 def test_outputs_keep_dtype(dtype):
     W = random_W(2, dtype=dtype)
     pen = ElasticNet(0.5, 0.5, np)
-    assert pen.smooth_gradient(W).dtype == dtype
+    G = random_W(3, dtype=dtype)
+    pen.add_smooth_gradient(G, W)
+    assert G.dtype == dtype
     assert pen.prox(W, 0.3).dtype == dtype
     assert pen.min_norm_subgradient(W, random_W(3, dtype=dtype)).dtype == dtype
 
