@@ -44,7 +44,8 @@ def _add_scaled(y, a, x, xp):
     """``y += a * x`` in place: BLAS's axpy on numpy arrays of one layout,
     without the temporary ``a * x`` (several times faster on large arrays)."""
     if _same_layout(x, y):
-        blas.get_blas_funcs("axpy", (x,))(x.ravel(order="K"), y.ravel(order="K"), a=a)
+        axpy = blas.daxpy if x.dtype == np.float64 else blas.saxpy
+        axpy(x.ravel(order="K"), y.ravel(order="K"), a=a)
     else:
         y += a * x
 
