@@ -122,7 +122,9 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
           backtracking step size; any ``l1_ratio``.
         - "auto": "newton-cg" for a smooth penalty, "fista" otherwise: the
           fastest to the optimum on the problems of
-          ``benchmarks/bench_all.py`` (dense and sparse).
+          ``benchmarks/bench_all.py`` (dense and sparse). On a few thousand
+          rows, where a Hessian product costs a full pass, "lbfgs" reaches
+          a rough fit sooner, Newton-CG a tight one.
 
     power_t : float, default=0.5
         Exponent of the "invscaling" schedule.
