@@ -484,7 +484,6 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         shape = (n_classes, X.shape[1] + int(self.fit_intercept))
         zeros = xp.zeros(shape, dtype=X.dtype)
         P = self._parameters(n_classes, X.dtype, xp) if continuing else zeros
-        P = objective.product_layout(P)
 
         learning_rate = self.learning_rate
         stochastic = (
@@ -590,7 +589,7 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
                 )
             P, n_iter, status = SOLVERS[solver](
                 objective,
-                P,
+                objective.product_layout(P),
                 max_iter=max_iter,
                 tol=self.tol,
                 scale=scale,

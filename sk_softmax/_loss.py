@@ -377,7 +377,10 @@ class SoftmaxObjective:
         (numpy keeps the order of its operands, ``concat`` too); on the
         sparse problem of ``benchmarks/`` a Hessian product is then about
         15% faster. Dense ``X`` goes through BLAS, which reads either order:
-        ``P`` is returned as it is.
+        ``P`` is returned as it is. For the full-batch solvers only: the
+        column-major copy of the parameters costs a parameter array, which
+        mini-batch steps on sparse data, storing theirs feature-major
+        (``_solvers._LazySparseIterates``), would pay for nothing.
         """
         return np.asfortranarray(P) if sp.issparse(self.X) else P
 
