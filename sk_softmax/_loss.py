@@ -452,9 +452,9 @@ class SoftmaxObjective:
         is the per-feature scaling that makes a diagonal preconditioner
         (``_solvers._conjugate_gradient``). It costs a forward pass and a
         pass over the squared entries of ``X``, with no copy of ``X``'s
-        indices; ``forward``, as in ``hessp``, saves the forward pass. Entries without curvature (a feature absent from these
-        rows, no penalty) take the mean of the others, so that all are
-        positive.
+        indices; ``forward``, as in ``hessp``, saves the forward pass.
+        Entries without curvature (a feature absent from these rows, no
+        penalty) take the mean of the others, so that all are positive.
         """
         xp = self.xp
         M_W, M_b = 0.0, 0.0
