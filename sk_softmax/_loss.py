@@ -67,7 +67,7 @@ def logits(X, W, b):
     return Z
 
 
-def _logits_t(X, W, b, xp):
+def _logits_t(X, W, b, xp, at_parameters=True):
     """``Z^T = W X^T + b`` of shape (K, n): the derivation's own layout.
 
     Computing the logits class-major makes every reduction over the classes
@@ -75,9 +75,11 @@ def _logits_t(X, W, b, xp):
     than reducing K-long rows n times; scipy sparse ``X`` goes through the
     same expression (scipy evaluates it as ``(X W^T)^T``). At ``W = 0``,
     where every fit starts, the logits are the intercepts and the product
-    with ``X`` is skipped.
+    with ``X`` is skipped. Hessian products pass ``at_parameters=False``:
+    their ``W`` is a conjugate-gradient direction, never zero, and the test
+    would cost a pass over it in the solver's inner loop.
     """
-    if xp.any(W):
+    if not at_parameters or xp.any(W):
         Z = W @ X.T
     else:
         Z = xp.zeros((W.shape[0], X.shape[0]), dtype=W.dtype)
@@ -138,7 +140,7 @@ def cross_entropy_hessp(V, c, X, S_t, w, xp):
 
     ``c`` may be None (no intercept). Returns ``(HV, Hc)``, ``Hc`` None then.
     """
-    R_t = _logits_t(X, V, c, xp)  # dZ^T, (K, n)
+    R_t = _logits_t(X, V, c, xp, at_parameters=False)  # dZ^T, (K, n)
     R_t -= xp.sum(S_t * R_t, axis=0)
     R_t *= S_t
     R_t *= w

@@ -243,10 +243,10 @@ def test_sparse_products_read_the_coefficients_without_a_copy(
     layouts = []
     logits_t = loss_module._logits_t
 
-    def recording(X, W, b, xp):
+    def recording(X, W, b, xp, **kwargs):
         if sp.issparse(X):
             layouts.append(W.T.flags.c_contiguous)
-        return logits_t(X, W, b, xp)
+        return logits_t(X, W, b, xp, **kwargs)
 
     monkeypatch.setattr(loss_module, "_logits_t", recording)
     clf = SoftmaxGDClassifier(alpha=1e-2, l1_ratio=l1_ratio, solver=solver)
