@@ -1,8 +1,9 @@
-"""SoftmaxGDClassifier: validation, labels, weights, warm start and reporting
-around the math of ``_loss.py`` and the loops of ``_solvers.py``."""
+"""SoftmaxGDClassifier: the estimator. A fit is a chain of steps, ``fit`` /
+``partial_fit`` -> ``_fit`` -> ``_prepare`` (``_prepare.py``: validation,
+labels, weights, validation split) -> ``_full_batch`` (``_solvers.py``) or
+``_stochastic`` (``_sgd.py``), both run by ``_solvers.drive`` and reported by
+a ``_monitor.FitMonitor`` -> ``_store``."""
 
-import copy
-import time
 import warnings
 from numbers import Integral, Real
 
@@ -11,40 +12,19 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.callback import CallbackSupportMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearClassifierMixin
-from sklearn.model_selection import StratifiedShuffleSplit
-from sklearn.utils import check_random_state, compute_class_weight
 from sklearn.utils._array_api import get_namespace
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import (
-    _check_sample_weight,
     check_is_fitted,
-    validate_data,
 )
 
-from ._loss import SoftmaxObjective, log_softmax, logits, softmax
-from ._optimizers import StepSchedule
-from ._solvers import SOLVERS, stochastic_gradient
+from . import _prepare
+from ._loss import log_softmax, softmax
+from ._monitor import FitMonitor
+from ._sgd import stochastic_gradient
+from ._solvers import check_finite, drive, minimize
 
 _CALLBACK_KEYS = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")
-
-
-class _Plateau:
-    """Best score so far (higher is better), its model, and the number of
-    consecutive epochs without improvement, as in scikit-learn's MLP."""
-
-    def __init__(self):
-        self.best = -np.inf
-        self.best_P = None
-        self.count = 0
-
-    def update(self, score, P, margin):
-        """Record an epoch's score; it improves if it beats the best by ``margin``."""
-        improved = self.best == -np.inf or score >= self.best + margin
-        if score > self.best:
-            self.best, self.best_P = score, P
-        self.count = 0 if improved else self.count + 1
-        return improved
 
 
 class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstimator):
@@ -316,7 +296,7 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
             The fitted estimator.
         """
         return self._atomic(
-            self._partial_fit, X, y, sample_weight, classes=None, incremental=False
+            self._fit, X, y, sample_weight, classes=None, incremental=False
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -347,7 +327,72 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
             The updated estimator.
         """
         return self._atomic(
-            self._partial_fit, X, y, sample_weight, classes=classes, incremental=True
+            self._fit, X, y, sample_weight, classes=classes, incremental=True
+        )
+
+    def _atomic(self, method, *args, **kwargs):
+        """Run ``method``; if it raises, restore the estimator as it was."""
+        state = dict(self.__dict__)
+        try:
+            return method(*args, **kwargs)
+        except BaseException:
+            # Keep the callback bookkeeping that _fit_context still has to tear down.
+            kept = {k: v for k, v in self.__dict__.items() if k in _CALLBACK_KEYS}
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            self.__dict__.update(kept)
+            raise
+
+    def _fit(self, X, y, sample_weight, *, classes, incremental):
+        """The one path of ``fit`` (``incremental=False``) and ``partial_fit``."""
+        fit = _prepare.prepare(self, X, y, sample_weight, classes, incremental)
+        callback_ctx = self._init_callback_context(max_subtasks=fit.max_iter)
+        # sample_weight for the callbacks' scorers, e.g. ScoringMonitor
+        fit_args = dict(
+            estimator=self, X=fit.X, y=fit.y, metadata={"sample_weight": fit.weights}
+        )
+        callback_ctx.call_on_fit_task_begin(**fit_args)
+        schedule, plateau = _prepare.optimizer(self, fit)
+        monitor = FitMonitor(
+            callback_ctx,
+            fit_args,
+            lambda P: self._fitted_attributes(fit.classes, fit.objective.split(P)),
+            verbose=self.verbose,
+            plateau=plateau,
+            validation=fit.validation,
+        )
+        if fit.stochastic:
+            result = self._stochastic(fit, schedule, monitor)
+        else:
+            result = self._full_batch(fit, monitor)
+        self._store(fit, result, monitor, schedule, plateau)
+        callback_ctx.call_on_fit_task_end(**fit_args, reconstruction_attributes={})
+        return self
+
+    def _full_batch(self, fit, monitor):
+        """The full-batch solver's run."""
+        objective = fit.objective
+        options = {}
+        if self.learning_rate == "auto":
+            method = self._full_batch_solver(objective)
+        else:
+            method, options = "gd", {"learning_rate": float(self.learning_rate)}
+        scale = None
+        if fit.continuing:  # the criterion's scale is taken at W = 0, b = 0
+            zeros = objective.zeros()
+            scale = objective.optimality(
+                zeros, objective.smooth_value_and_gradient(zeros)[1]
+            )
+        return minimize(
+            objective,
+            objective.product_layout(fit.P),
+            method=method,
+            max_iter=fit.max_iter,
+            tol=self.tol,
+            scale=scale,
+            report=monitor,
+            seed=_prepare.seed(self, fit.rng),
+            **options,
         )
 
     def _full_batch_solver(self, objective):
@@ -364,291 +409,80 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
             )
         return self.solver
 
-    def _atomic(self, method, *args, **kwargs):
-        """Run ``method``; if it raises, restore the estimator as it was."""
-        state = dict(self.__dict__)
-        try:
-            return method(*args, **kwargs)
-        except BaseException:
-            # Keep the callback bookkeeping that _fit_context still has to tear down.
-            kept = {k: v for k, v in self.__dict__.items() if k in _CALLBACK_KEYS}
-            self.__dict__.clear()
-            self.__dict__.update(state)
-            self.__dict__.update(kept)
-            raise
-
-    def _check_classes(self, y, classes, incremental, continuing):
-        """The classes of this fit, checked against ``y`` and the current model."""
-        if not incremental:
-            classes = np.unique(y)
-            if classes.shape[0] < 2:
-                raise ValueError(
-                    "This solver needs samples of at least 2 classes in the data, "
-                    f"but the data contains only one class: {classes[0]!r}"
-                )
-            if continuing and not np.array_equal(classes, self.classes_):
-                raise ValueError(
-                    "warm_start can only be used where `y` has the same classes as "
-                    f"in the previous call to fit. Previous classes: {self.classes_}, "
-                    f"`y`'s classes: {classes}"
-                )
-            return classes
-        if not continuing:
-            if classes is None:
-                raise ValueError(
-                    "classes must be passed on the first call to partial_fit."
-                )
-            classes = unique_labels(classes)
-            if classes.shape[0] < 2:
-                raise ValueError(
-                    f"partial_fit needs at least 2 classes, got {classes!r}"
-                )
-        else:
-            if classes is not None and not np.array_equal(
-                unique_labels(classes), self.classes_
-            ):
-                raise ValueError(
-                    f"`classes={classes!r}` is not the same as on the first call to "
-                    f"partial_fit, was: {self.classes_!r}"
-                )
-            classes = self.classes_
-        unknown = np.setdiff1d(np.unique(y), classes)
-        if unknown.size:
-            raise ValueError(
-                f"`y` has classes not in `self.classes_`: {unknown!r}; "
-                f"`self.classes_` is {classes!r}."
-            )
-        return classes
-
-    def _partial_fit(self, X, y, sample_weight, *, classes, incremental):
-        """The one path of ``fit`` (``incremental=False``) and ``partial_fit``."""
-        continuing = hasattr(self, "coef_") and (incremental or self.warm_start)
-        xp, _ = get_namespace(X)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            dtype=[np.float64, np.float32],
-            reset=not continuing,
+    def _stochastic(self, fit, schedule, monitor):
+        """The mini-batch run, continuing the last iterate in ``partial_fit``."""
+        P = fit.P
+        saved = getattr(self, "_optimizer_state", None)
+        if fit.incremental and fit.continuing and saved is not None:
+            # Continue the previous call's last iterate (coef_ holds the
+            # average of the iterates), unless fit_intercept changed.
+            if saved["iterate"].shape == P.shape:
+                P = fit.xp.asarray(saved["iterate"], dtype=fit.X.dtype)
+        iterations = stochastic_gradient(
+            fit.objective,
+            P,
+            schedule=schedule,
+            batch_size=_prepare.batch_size(self, fit),
+            rows=fit.train_rows,
+            shuffle=self.shuffle,
+            rng=fit.rng,
         )
-        check_classification_targets(y)
-        classes = self._check_classes(y, classes, incremental, continuing)
-        y_index = np.searchsorted(classes, y)
-        n_samples, n_classes = X.shape[0], classes.shape[0]
-        max_iter = 1 if incremental else self.max_iter
-        rng = check_random_state(self.random_state)
-
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
-        )
-        s = sample_weight
-        if self.class_weight is not None:
-            if incremental and self.class_weight == "balanced":
-                raise ValueError(
-                    "class_weight 'balanced' is not supported for partial_fit: the "
-                    "class frequencies of one chunk are not those of the data. Use "
-                    "compute_class_weight('balanced', classes=classes, y=y) on a "
-                    "large enough sample of the targets and pass the result as "
-                    "class_weight."
-                )
-            class_weight = compute_class_weight(
-                self.class_weight, classes=classes, y=y, sample_weight=sample_weight
-            )
-            s = s * class_weight.astype(X.dtype)[y_index]
-
-        early_stopping = self.early_stopping and not incremental
-        if early_stopping:
-            train_rows, val_rows = next(
-                StratifiedShuffleSplit(
-                    test_size=self.validation_fraction, random_state=rng
-                ).split(np.zeros((n_samples, 1)), y_index)
-            )
-            train_rows.sort()
-            s = s.copy() if s is sample_weight else s
-            s[val_rows] = 0.0  # the validation rows leave the objective, X stays
-        else:
-            train_rows, val_rows = np.arange(n_samples), None
-        total = float(s.sum())
-        if not total > 0:
-            raise ValueError(
-                "The weights of the training samples (sample_weight times "
-                "class_weight) sum to zero."
-            )
-        Y = np.zeros((n_samples, n_classes), dtype=X.dtype)
-        Y[np.arange(n_samples), y_index] = 1.0
-        objective = SoftmaxObjective(
-            X, Y, s / total, self.alpha, self.l1_ratio, self.fit_intercept, xp
+        reference = max(0.0, np.log(fit.classes.shape[0]))
+        return drive(
+            iterations,
+            P,
+            max_iter=fit.max_iter,
+            threshold=None,
+            report=monitor,
+            reference=reference,
         )
 
-        shape = (n_classes, X.shape[1] + int(self.fit_intercept))
-        zeros = xp.zeros(shape, dtype=X.dtype)
-        P = self._parameters(n_classes, X.dtype, xp) if continuing else zeros
-
-        learning_rate = self.learning_rate
-        stochastic = (
-            incremental
-            or self.batch_size is not None
-            or learning_rate in ("constant", "invscaling", "adaptive")
-        )
-        schedule = plateau = None
-        if stochastic:
-            batch_size = min(self.batch_size or n_samples, train_rows.shape[0])
-            if incremental and continuing and hasattr(self, "_schedule"):
-                # Continue the previous call's optimizer: its step schedule and
-                # its last iterate (coef_ holds the average of the iterates).
-                schedule = copy.copy(self._schedule)
-                plateau = copy.copy(self._plateau)
-                if self._iterate.shape == P.shape:  # unless fit_intercept changed
-                    P = xp.asarray(self._iterate, dtype=X.dtype)
-            else:
-                if isinstance(learning_rate, str):
-                    kind = "adaptive" if learning_rate == "auto" else learning_rate
-                    eta0 = 1.0 / objective.smoothness(P, batch_size, rng)
-                else:
-                    kind, eta0 = "constant", float(learning_rate)
-                schedule = StepSchedule(kind, eta0, self.power_t)
-        if plateau is None:
-            plateau = _Plateau()
-
-        # ---- reporting: loss curve, early stopping, verbose, callbacks
-        callback_ctx = self._init_callback_context(max_subtasks=max_iter)
-        metadata = {"sample_weight": sample_weight}  # for scorers, e.g. ScoringMonitor
-        callback_ctx.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
-        loss_curve, validation_scores = [], []
-        start = time.perf_counter()
-
-        def report(iteration, value, P, optimality, step_size):
-            loss_curve.append(value)
-            stop = False
-            message = f"-- Epoch {iteration}, loss = {value:.8f}"
-            if early_stopping:
-                score = self._validation_score(X, y_index, val_rows, sample_weight, P)
-                validation_scores.append(score)
-                plateau.update(score, P, margin=self.tol)
-                message += f", validation score = {score:.6f}"
-            elif stochastic:
-                # the training loss (in nats, so tol needs no scaling), as MLP's
-                plateau.update(-value, P, margin=self.tol)
-            # A partial_fit call sees one chunk, not an epoch over the data: its
-            # loss is too noisy to detect a plateau, so the step stays as it is.
-            if (early_stopping or stochastic) and not incremental:
-                if plateau.count >= self.n_iter_no_change:
-                    plateau.count = 0
-                    # With learning_rate="auto", a validation plateau stops the fit
-                    # at once; a training-loss plateau first shrinks the step.
-                    auto_es = early_stopping and learning_rate == "auto"
-                    if schedule is not None and not auto_es and schedule.on_plateau():
-                        message += f"; no improvement, step size now {schedule.eta:.3e}"
-                    else:
-                        stop = True
-                        message += "; no improvement, stopping"
-            if optimality is not None:
-                message += f", optimality = {optimality:.3e}"
-            if self.verbose:
-                elapsed = time.perf_counter() - start
-                print(
-                    f"{message}, step size = {step_size:.3e}, elapsed = {elapsed:.2f} s"
-                )
-            epoch_ctx = callback_ctx.subcontext(task_name="epoch")
-            epoch_ctx.call_on_fit_task_begin(
-                estimator=self, X=X, y=y, metadata=metadata
-            )
-            stop |= epoch_ctx.call_on_fit_task_end(
-                estimator=self,
-                X=X,
-                y=y,
-                metadata=metadata,
-                reconstruction_attributes=lambda: self._fitted_attributes(
-                    classes, objective.split(P)
-                ),
-            )
-            return stop
-
-        if stochastic:
-            P, n_iter, status, iterate = stochastic_gradient(
-                objective,
-                P,
-                schedule=schedule,
-                batch_size=batch_size,
-                rows=train_rows,
-                shuffle=self.shuffle,
-                rng=rng,
-                max_iter=max_iter,
-                report=report,
-            )
-        else:
-            if learning_rate == "auto":
-                solver, options = self._full_batch_solver(objective), {}
-            else:
-                solver, options = "gd", {"learning_rate": float(learning_rate)}
-            scale = None
-            if continuing:  # the criterion's scale is taken at W = 0, b = 0
-                scale = objective.optimality(
-                    zeros, objective.smooth_value_and_gradient(zeros)[1]
-                )
-            P, n_iter, status = SOLVERS[solver](
-                objective,
-                objective.product_layout(P),
-                max_iter=max_iter,
-                tol=self.tol,
-                scale=scale,
-                report=report,
-                **options,
-            )
-        if early_stopping and plateau.best_P is not None:
+    def _store(self, fit, result, monitor, schedule, plateau):
+        """Check the result, warn if it is short of convergence, and set the
+        fitted attributes (nothing is set if this raises)."""
+        P = result.P
+        if self.early_stopping and not fit.incremental and plateau.best_P is not None:
             P = plateau.best_P  # the best epoch's model, not the last one's
-        if status == "max_iter" and not incremental:
+        check_finite(P, fit.xp)
+        self._warn_short_of_convergence(result.status, fit)
+        attributes = self._fitted_attributes(fit.classes, fit.objective.split(P))
+        for name, value in attributes.items():
+            setattr(self, name, value)
+        if fit.incremental and fit.continuing:
+            self.n_iter_ += result.n_iter
+            self.loss_curve_ = self.loss_curve_ + monitor.loss_curve
+        else:
+            self.n_iter_ = result.n_iter
+            self.loss_curve_ = monitor.loss_curve
+        early = self.early_stopping and not fit.incremental
+        self.validation_scores_ = monitor.validation_scores if early else None
+        self.best_validation_score_ = plateau.best if early else None
+        self.__dict__.pop("_optimizer_state", None)
+        if fit.stochastic:
+            self._optimizer_state = {
+                "schedule": schedule.state(),
+                "plateau": plateau.state(),
+                "iterate": result.last,
+            }
+
+    def _warn_short_of_convergence(self, status, fit):
+        if status == "max_iter" and not fit.incremental:
             warnings.warn(
-                f"Maximum number of iterations ({max_iter}) reached before "
-                f"convergence (tol={self.tol}). Consider increasing max_iter or "
-                "standardizing the data.",
+                f"Maximum number of iterations ({fit.max_iter}) reached before "
+                f"convergence (tol={self.tol}). Consider increasing max_iter, or "
+                "scaling the data (e.g. with StandardScaler): badly scaled "
+                "features slow every solver down.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         elif status == "precision":
             warnings.warn(
-                f"The objective cannot be decreased further in {X.dtype} "
+                f"The objective cannot be decreased further in {fit.X.dtype} "
                 f"arithmetic before reaching tol={self.tol}; the model is as "
                 "close to the optimum as the precision allows.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-
-        for name, value in self._fitted_attributes(classes, objective.split(P)).items():
-            setattr(self, name, value)
-        if incremental and continuing:
-            self.n_iter_ += n_iter
-            self.loss_curve_ = self.loss_curve_ + loss_curve
-        else:
-            self.n_iter_ = n_iter
-            self.loss_curve_ = loss_curve
-        self.validation_scores_ = validation_scores if early_stopping else None
-        self.best_validation_score_ = plateau.best if early_stopping else None
-        if stochastic:
-            plateau.best_P = None  # not needed to continue; don't keep a copy
-            self._schedule, self._plateau, self._iterate = schedule, plateau, iterate
-        else:
-            for name in ("_schedule", "_plateau", "_iterate"):
-                self.__dict__.pop(name, None)
-        callback_ctx.call_on_fit_task_end(
-            estimator=self,
-            X=X,
-            y=y,
-            metadata=metadata,
-            reconstruction_attributes={},
-        )
-        return self
-
-    def _validation_score(self, X, y_index, rows, sample_weight, P, block=4096):
-        """Weighted accuracy on ``X[rows]``, in row blocks (``X`` is not copied whole)."""
-        W, b = (P[:, : X.shape[1]], P[:, X.shape[1]] if self.fit_intercept else None)
-        correct = 0.0
-        for start in range(0, rows.shape[0], block):
-            r = rows[start : start + block]
-            predicted = np.argmax(logits(X[r], W, b), axis=1)
-            correct += float(sample_weight[r] @ (predicted == y_index[r]))
-        return correct / float(sample_weight[rows].sum())
 
     # ------------------------------------------- parameters <-> attributes
 
@@ -663,21 +497,20 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
             W, b = (W[1] - W[0])[None, :], (b[1] - b[0])[None]
         return {"classes_": classes, "coef_": W, "intercept_": b}
 
-    def _parameters(self, n_classes, dtype, xp):
+    def _parameters(self, objective):
         """The parameter array ``P`` of the current model (for warm starts).
 
         For two classes, ``(W, b)`` is rebuilt symmetrically from ``coef_``:
         ``W = [-coef_ / 2, coef_ / 2]``, which has the same logit differences,
         hence the same predictions, and is the optimum's form under L2.
         """
+        xp, dtype = objective.xp, objective.data.dtype
         W = xp.asarray(self.coef_, dtype=dtype)
         b = xp.asarray(self.intercept_, dtype=dtype)
-        if n_classes == 2:
+        if objective.n_classes == 2:
             W = xp.concat([-0.5 * W, 0.5 * W], axis=0)
             b = xp.concat([-0.5 * b, 0.5 * b])
-        if not self.fit_intercept:
-            return W
-        return xp.concat([W, b[:, None]], axis=1)
+        return objective.join(W, b if self.fit_intercept else None)
 
     # ------------------------------------------------------------- predict
 

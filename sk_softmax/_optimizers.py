@@ -2,52 +2,17 @@
 ``sklearn/neural_network/_stochastic_optimizers.py``.
 
 Each class holds the state of one rule and nothing else; the loops that use
-them live in ``_solvers.py``. Parameters are arrays of any shape in the array
-namespace ``xp``; inner products are ``sum(a * b)`` over all entries.
+them live in ``_solvers.py`` and ``_sgd.py``. Parameters are arrays of any
+shape in the array namespace ``xp``; inner products are ``sum(a * b)`` over
+all entries. The state that a fit keeps to continue (``partial_fit``) is
+plain numbers (``state``/``from_state``), so a saved model holds no object
+of these classes.
 """
 
 import math
 
-import numpy as np
-from scipy.linalg import blas
-
-
-def _same_layout(a, b, dtypes=(np.float32, np.float64)):
-    """Whether ``a`` and ``b`` are numpy arrays of one dtype among
-    ``dtypes``, one shape and one contiguous memory layout: their
-    ``ravel(order="K")`` views then list matching entries in the same order."""
-    return (
-        isinstance(a, np.ndarray)
-        and isinstance(b, np.ndarray)
-        and a.dtype == b.dtype
-        and a.dtype in dtypes
-        and a.shape == b.shape
-        and a.strides == b.strides
-        and (a.flags.c_contiguous or a.flags.f_contiguous)
-    )
-
-
-def _dot(a, b, xp):
-    """``<a, b>``, the sum of ``a * b`` over all entries, as a float.
-
-    On float64 numpy arrays of one layout, BLAS's dot on their memory: no
-    temporary, about 10x faster than ``sum(a * b)`` on arrays the size of
-    the sparse benchmark's parameters (1M entries). float32 keeps numpy's
-    pairwise sum, more accurate than a float32 dot's running sum.
-    """
-    if _same_layout(a, b, dtypes=(np.float64,)):
-        return float(np.dot(a.ravel(order="K"), b.ravel(order="K")))
-    return float(xp.sum(a * b))
-
-
-def _add_scaled(y, a, x, xp):
-    """``y += a * x`` in place: BLAS's axpy on numpy arrays of one layout,
-    without the temporary ``a * x`` (several times faster on large arrays)."""
-    if _same_layout(x, y):
-        axpy = blas.daxpy if x.dtype == np.float64 else blas.saxpy
-        axpy(x.ravel(order="K"), y.ravel(order="K"), a=a)
-    else:
-        y += a * x
+from ._backend import add_scaled as _add_scaled
+from ._backend import dot as _dot
 
 
 class LBFGSDirection:
@@ -171,21 +136,78 @@ class StepSchedule:
       shrunk below ``1e-6 * eta0``.
     """
 
-    def __init__(self, kind, eta0, power_t=0.5):
+    def __init__(self, kind, eta0, power_t=0.5, eta=None, epoch=0):
         self.kind = kind
         self.eta0 = eta0
         self.power_t = power_t
-        self.eta = eta0
-        self.epoch = 0
+        self.eta = eta0 if eta is None else eta
+        self.epoch = epoch
 
     def end_epoch(self):
         self.epoch += 1
         if self.kind == "invscaling":
             self.eta = self.eta0 / (self.epoch + 1) ** self.power_t
 
-    def on_plateau(self):
-        """React to a plateau; return True if training should go on."""
+    def trigger_stopping(self):
+        """React to a plateau, as ``MLPClassifier``'s ``SGDOptimizer``: the
+        "adaptive" schedule shrinks its step and goes on while the step is
+        not exhausted; the others stop. Returns True to stop."""
         if self.kind != "adaptive":
-            return False
+            return True
         self.eta /= 5.0
-        return self.eta > 1e-6 * self.eta0
+        return not self.eta > 1e-6 * self.eta0
+
+    def state(self):
+        return {
+            "kind": self.kind,
+            "eta0": float(self.eta0),
+            "power_t": float(self.power_t),
+            "eta": float(self.eta),
+            "epoch": int(self.epoch),
+        }
+
+    @classmethod
+    def from_state(cls, state):
+        return cls(**state)
+
+
+class PlateauStopping:
+    """The plateau decision of the mini-batch and early-stopping fits.
+
+    Tracks the best score (higher is better: a validation accuracy, or the
+    negated training loss) and the number of consecutive epochs that failed
+    to beat it by ``tol``. After ``n_iter_no_change`` of them, the
+    ``schedule``'s ``trigger_stopping`` decides whether to shrink the step
+    and go on or to stop; without a schedule (or with ``shrink=False``) the
+    fit stops. ``best_P`` is the model of the best score, the one early
+    stopping keeps. With ``act=False`` (``partial_fit``, whose chunks are too
+    noisy to detect a plateau) the counts are kept but never acted upon.
+    """
+
+    def __init__(
+        self, n_iter_no_change, tol, schedule=None, *, shrink=True, act=True, state=None
+    ):
+        self.n_iter_no_change, self.tol = n_iter_no_change, tol
+        self.schedule, self.shrink, self.act = schedule, shrink, act
+        self.best, self.count = -math.inf, 0
+        if state is not None:
+            self.best, self.count = state["best"], state["count"]
+        self.best_P = None
+
+    def update(self, score, P):
+        """Record an epoch's score; returns ``(stop, note)``, the note saying
+        what the plateau changed (empty if nothing)."""
+        improved = self.best == -math.inf or score >= self.best + self.tol
+        if score > self.best:
+            self.best, self.best_P = score, P
+        self.count = 0 if improved else self.count + 1
+        if not self.act or self.count < self.n_iter_no_change:
+            return False, ""
+        self.count = 0
+        if self.schedule is not None and self.shrink:
+            if not self.schedule.trigger_stopping():
+                return False, f"; no improvement, step size now {self.schedule.eta:.3e}"
+        return True, "; no improvement, stopping"
+
+    def state(self):
+        return {"best": float(self.best), "count": int(self.count)}

@@ -1,6 +1,6 @@
 """Penalties on the coefficients ``W`` (never on the intercepts).
 
-The elastic net of ``DESIGN.md``::
+The elastic net of the objective (``docs/derivation.md``)::
 
     alpha * R(W) = alpha * ((1 - l1_ratio) / 2 * ||W||_F^2 + l1_ratio * ||W||_1)
 
@@ -8,7 +8,7 @@ Its smooth (L2) part enters the gradient; its L1 part is handled by the proximal
 operator, soft-thresholding, never by a subgradient step.
 """
 
-from ._optimizers import _add_scaled
+from ._backend import add_scaled
 
 
 class ElasticNet:
@@ -43,7 +43,7 @@ class ElasticNet:
         gradient at ``W`` added to ``G``. The smooth part is quadratic, so
         this is also its Hessian applied to a direction ``W``."""
         if self.l2 != 0.0:
-            _add_scaled(G, self.l2, W, self.xp)
+            add_scaled(G, self.l2, W, self.xp)
 
     def nonsmooth_value(self, W):
         """``alpha * l1_ratio * ||W||_1``."""

@@ -1,47 +1,156 @@
-"""Full-batch loops minimising a ``SoftmaxObjective``.
+"""The full-batch solvers minimising a ``SoftmaxObjective``, and the one
+driver that runs every solver's iterations, mini-batch included.
 
-Every solver has the same signature and contract:
+A solver is a generator: ``solver(objective, P, f, g, threshold, **options)``
+starts from ``P`` (not modified), where the smooth part's value ``f`` and
+gradient ``g`` are already known, and yields one ``Iteration`` per iteration
+(the new iterate, the objective ``J`` there, the optimality measure or None
+where the solver does not compute it, the step size). Each iteration makes at
+least one pass over the data. A solver that can make no more progress in
+floating point returns ``"precision"``.
 
-``solver(objective, P, *, max_iter, tol, scale, report, **options)``
+``drive`` owns what every loop shares: counting the iterations up to
+``max_iter``, reporting each one (``report(iteration, state)``, which returns
+True to stop: a callback's request, early stopping), the stopping test
+``optimality <= threshold``, and catching divergence. It returns a
+``SolverResult``.
 
-- ``P`` is the starting point (it is not modified);
-- each iteration makes at least one pass over the data, then calls
-  ``report(iteration, J, P, optimality, step_size)`` with the objective ``J``
-  and the optimality measure at the new iterate (None where a solver does
-  not compute it) and the step size used; a true return value stops the loop
-  (a callback's stop request, early stopping);
-- the loop stops when ``optimality <= tol * scale``, where ``optimality`` is
-  the max-norm of the minimal-norm subgradient (``objective.optimality``) and
-  ``scale`` the same measure at ``P = 0`` (None: taken at the start point,
-  which is ``P = 0`` for a fresh fit). The criterion is scale-free: it does
-  not change when the data or the loss are multiplied by a constant. The
-  threshold never goes below ``objective.rounding_level()``, the size of the
-  gradient's rounding errors: no iterate can do better than that;
-- it returns ``(P, n_iter, status)``, ``status`` being ``"converged"``,
-  ``"max_iter"``, ``"stopped"`` (by ``report``) or ``"precision"`` (no step
-  decreases the objective in floating point before ``tol`` is met).
+The stopping test is scale-free: ``optimality`` is the max-norm of the
+minimal-norm subgradient with each feature's entries divided by the
+feature's scale (``objective.optimality``), and the threshold is ``tol``
+times the same measure at ``P = 0`` (``minimize``'s ``scale``; None: taken
+at the start point, which is ``P = 0`` for a fresh fit). It does not change
+when the data, a column, or the loss are multiplied by a constant, and it
+never goes below ``objective.rounding_level()``, the size of the gradient's
+rounding errors: no iterate can do better than that.
 """
 
 import math
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
-import scipy.sparse as sp
 
-from ._optimizers import _add_scaled, _dot
+from ._backend import add_scaled as _add_scaled
+from ._backend import dot as _dot
+from ._optimizers import BacktrackingLipschitz, LBFGSDirection, NesterovMomentum
 
 
-def _start(objective, P, tol, scale):
-    """Value and gradient at the start point, the stopping threshold, and
-    whether the start point already meets it.
+class Iteration(NamedTuple):
+    """What one iteration reports: the iterate ``P``, the objective ``value``
+    there, its ``optimality`` (None if not computed), the ``step_size``, and
+    for mini-batch epochs ``last``, a function returning the last iterate
+    (the epoch's model ``P`` being an average of iterates)."""
 
-    The threshold is ``tol * scale``, floored at the rounding level of the
-    gradient, so that a start point that is already optimal (where ``scale``
-    is rounding noise) counts as converged.
+    P: Any
+    value: float
+    optimality: float | None
+    step_size: float
+    last: Any = None
+
+
+@dataclass
+class SolverResult:
+    """``P`` the model, ``n_iter`` the iterations (epochs) made, ``status``
+    one of "converged", "max_iter", "stopped" (by ``report``) or "precision"
+    (no step decreases the objective in floating point before the threshold
+    is met), and for mini-batch fits ``last``, the last iterate, from which
+    ``partial_fit`` continues."""
+
+    P: Any
+    n_iter: int
+    status: str
+    last: Any = None
+
+
+#: An objective above this multiple of its reference value (that of the start
+#: point, or of the null model, log K, if larger) has diverged.
+EXPLODING = 1e4
+
+
+class DivergenceError(ValueError):
+    """The objective or the parameters stopped being finite, or exploded."""
+
+
+def drive(iterations, P, *, max_iter, threshold, report, reference):
+    """Run ``iterations`` (a solver's generator) for at most ``max_iter``
+    iterations, reporting each; see the module docstring.
+
+    ``P`` is the start point, returned if no iteration is made. An
+    objective that is not finite or exceeds ``EXPLODING * reference``
+    raises ``DivergenceError`` (a ``ValueError``), as does a model that is
+    not finite: with a step too long for the data's curvature, gradient
+    descent diverges instead of converging.
     """
+    state, status, it = None, "max_iter", 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        while it < max_iter:
+            try:
+                state = next(iterations)
+            except StopIteration as end:
+                status = end.value
+                break
+            except OverflowError as error:
+                raise DivergenceError(_divergence_message(it + 1)) from error
+            it += 1
+            if not state.value <= EXPLODING * reference:  # also NaN
+                raise DivergenceError(_divergence_message(it, state.value))
+            stop = report(it, state)
+            if state.optimality is not None and state.optimality <= threshold:
+                status = "converged"
+                break
+            if stop:
+                status = "stopped"
+                break
+    if state is None:
+        return SolverResult(P, 0, status)
+    last = None if state.last is None else state.last()
+    return SolverResult(state.P, it, status, last)
+
+
+def _divergence_message(iteration, value=None):
+    found = "overflowed" if value is None else f"reached {value:.3g}"
+    return (
+        f"The fit diverged: the objective {found} at iteration (epoch) "
+        f"{iteration}. Floating-point under-/overflow occurred: the step size "
+        "is too large for the data. Use a smaller learning_rate (or "
+        "learning_rate='auto'), standardize the features (e.g. with "
+        "StandardScaler), or choose a smaller alpha."
+    )
+
+
+def check_finite(P, xp):
+    """Raise ``DivergenceError`` if the model ``P`` is not finite: a fitted
+    model is never NaN or infinite."""
+    if not bool(xp.all(xp.isfinite(P))):
+        raise DivergenceError(
+            "Solver produced non-finite parameter weights. "
+            + _divergence_message("?").split(". ", 1)[1]
+        )
+
+
+def minimize(objective, P, *, method, max_iter, tol, scale, report, seed=0, **options):
+    """Minimise ``objective`` from ``P`` with the full-batch ``method`` (a
+    key of ``SOLVERS``): the start point's value, gradient and threshold,
+    then ``drive``. ``seed`` draws Newton-CG's and L-BFGS's Hessian sample."""
     f, g = objective.smooth_value_and_gradient(P)
     opt = objective.optimality(P, g)
     threshold = max(tol * (opt if scale is None else scale), objective.rounding_level())
-    return f, g, threshold, opt <= threshold
+    if opt <= threshold:  # a start point already optimal (scale is rounding noise)
+        return SolverResult(P, 0, "converged")
+    if method in ("lbfgs", "newton-cg"):
+        options["seed"] = seed
+    iterations = SOLVERS[method](objective, P, f, g, threshold, **options)
+    start = f + objective.nonsmooth_value(P)
+    reference = max(start, math.log(objective.n_classes))
+    return drive(
+        iterations,
+        P,
+        max_iter=max_iter,
+        threshold=threshold,
+        report=report,
+        reference=reference,
+    )
 
 
 def _finfo_eps(P, xp):
@@ -52,45 +161,35 @@ def _norm1(a, xp):
     return float(xp.sum(xp.abs(a)))
 
 
-def gradient_descent(objective, P, *, learning_rate, max_iter, tol, scale, report):
+def gradient_descent(objective, P, f, g, threshold, *, learning_rate):
     """The derivation's update with a constant step ``eta = learning_rate``.
 
     ``P <- P - eta * grad`` (followed by the proximal step of the L1 part, if any).
     """
-    f, g, threshold, converged = _start(objective, P, tol, scale)
-    if converged:
-        return P, 0, "converged"
-    for it in range(1, max_iter + 1):
+    while True:
         P = objective.prox(P - learning_rate * g, learning_rate)
         f, g = objective.smooth_value_and_gradient(P)
-        opt = objective.optimality(P, g)
-        stop = report(it, f + objective.nonsmooth_value(P), P, opt, learning_rate)
-        if opt <= threshold:
-            return P, it, "converged"
-        if stop:
-            break
-    return P, it, ("stopped" if stop else "max_iter")
+        J = f + objective.nonsmooth_value(P)
+        yield Iteration(P, J, objective.optimality(P, g), learning_rate)
 
 
-def accelerated_gradient(objective, P, *, max_iter, tol, scale, report):
+def accelerated_gradient(objective, P, f, g, threshold):
     """FISTA: proximal gradient with Nesterov momentum, adaptive restart and a
     backtracking step size ``1 / L`` (no learning rate to choose).
 
     Each iteration costs one pass for the gradient at the extrapolated point
-    and one forward pass per trial of the step; it reports no optimality
-    (None), which would cost another pass.
+    and one forward pass per trial of the step. ``L`` starts at the L2
+    strength (the smooth part's curvature is at least that), or 1. The
+    optimality is reported (None otherwise) only when the gradient mapping,
+    free but measured at the extrapolated point, says "converged"; it costs
+    one more pass there, near the end only.
     """
-    from ._optimizers import BacktrackingLipschitz, NesterovMomentum
-
     xp = objective.xp
     momentum = NesterovMomentum(xp)
-    lipschitz = BacktrackingLipschitz()
-    Y = P
-    f_Y, g_Y, threshold, converged = _start(objective, Y, tol, scale)
-    if converged:
-        return P, 0, "converged"
+    lipschitz = BacktrackingLipschitz(L0=max(1.0, objective.penalty.l2))
+    Y, f_Y, g_Y = P, f, g
     eps = _finfo_eps(P, xp)
-    for it in range(1, max_iter + 1):
+    while True:
         lipschitz.relax()
         for _ in range(60):
             step = 1.0 / lipschitz.L
@@ -101,21 +200,14 @@ def accelerated_gradient(objective, P, *, max_iter, tol, scale, report):
             if f_new <= bound + 16 * eps * abs(f_Y):
                 break
             lipschitz.reject()
-        J = f_new + objective.nonsmooth_value(P_new)
-        stop = report(it, J, P_new, None, step)
-        # The gradient mapping L * (Y - P_new), the proximal gradient at Y, is
-        # free but measured at Y, not at P_new: when it says "converged", the
-        # optimality at P_new confirms it (one more pass, near the end only).
-        if lipschitz.L * float(xp.max(xp.abs(D))) <= threshold:
+        opt = None
+        if lipschitz.L * objective.scaled_max(D) <= threshold:
             g_new = objective.smooth_value_and_gradient(P_new)[1]
-            if objective.optimality(P_new, g_new) <= threshold:
-                return P_new, it, "converged"
+            opt = objective.optimality(P_new, g_new)
+        yield Iteration(P_new, f_new + objective.nonsmooth_value(P_new), opt, step)
         Y_next = momentum.extrapolate(P_new, P, Y)
         P, Y = P_new, Y_next
-        if stop:
-            break
         f_Y, g_Y = objective.smooth_value_and_gradient(Y)
-    return P, it, ("stopped" if stop else "max_iter")
 
 
 def _cubic_minimizer(a, f_a, df_a, b, f_b, df_b):
@@ -177,29 +269,20 @@ def _wolfe_line_search(objective, P, f, g, d, gd, t, *, c1=1e-4, c2=0.9, max_tri
     return None
 
 
-def lbfgs(objective, P, *, max_iter, tol, scale, report, memory=10):
+def lbfgs(objective, P, f, g, threshold, *, seed, memory=10):
     """L-BFGS on the smooth objective (L2 penalty only), with a strong Wolfe
     line search; the hand-derived gradient is its only input. Its initial
     inverse Hessian is scaled feature by feature by the curvature at the
-    start point (``objective.feature_curvature`` on the rows of
-    ``hessian_sample``), which on sparse data with rare features takes
-    several times fewer iterations."""
-    from ._optimizers import LBFGSDirection
-
+    start point (``objective.feature_curvature`` on Newton-CG's Hessian
+    sample), which on sparse data with rare features takes several times
+    fewer iterations."""
     if not objective.is_smooth:
         raise ValueError("lbfgs handles smooth objectives only (l1_ratio == 0).")
     xp = objective.xp
-    f, g, threshold, converged = _start(objective, P, tol, scale)
-    if converged:
-        return P, 0, "converged"
-    # The per-feature curvature at the start point, on the rows of Newton-CG's
-    # Hessian sample (a copy for sparse X, not kept): the initial scaling.
-    rows = hessian_sample(objective.X.shape[0])
-    directions = LBFGSDirection(
-        memory, xp, _on_rows(objective, rows).feature_curvature(P)
-    )
-    it = 0
-    for it in range(1, max_iter + 1):
+    sample = objective.on_sample(HESSIAN_FRACTION, HESSIAN_MIN_ROWS, seed)
+    directions = LBFGSDirection(memory, xp, sample.feature_curvature(P))
+    del sample  # a copy of the sampled rows: not kept
+    while True:
         d = directions.direction(g)
         gd = _dot(g, d, xp)
         if not gd < 0:  # lost descent to rounding: fall back to steepest descent
@@ -210,17 +293,11 @@ def lbfgs(objective, P, *, max_iter, tol, scale, report, memory=10):
         t0 = 1.0 if directions.pairs else 1.0 / math.sqrt(_dot(d, d, xp))
         step = _wolfe_line_search(objective, P, f, g, d, gd, t0)
         if step is None:  # no decrease possible in floating point: as close as it gets
-            return P, it - 1, "precision"
+            return "precision"
         t, P_new, f_new, g_new = step
         directions.update(P_new - P, g_new - g)
         P, f, g = P_new, f_new, g_new
-        opt = objective.optimality(P, g)
-        stop = report(it, f, P, opt, t)
-        if opt <= threshold:
-            return P, it, "converged"
-        if stop:
-            break
-    return P, it, ("stopped" if stop else "max_iter")
+        yield Iteration(P, f, objective.optimality(P, g), t)
 
 
 def _conjugate_gradient(hessp, g, tolerance, max_iter, xp, diagonal):
@@ -279,20 +356,13 @@ def _backtracking_line_search(objective, P, f, g, d, gd, *, c1=1e-4, max_trials=
     return None
 
 
-def hessian_sample(n_rows, fraction=0.1, min_rows=2000):
-    """The rows whose Hessian ``newton_cg`` starts with: every ``step``-th
-    row, about ``fraction`` of them but never fewer than ``min_rows`` (all of
-    them for a small data set). A slice: dense rows are views, not copies."""
-    step = max(1, min(round(1 / fraction), n_rows // min_rows))
-    return slice(0, n_rows, step)
+#: Newton-CG's Hessian sample: this share of the rows with positive weight,
+#: but never fewer than ``HESSIAN_MIN_ROWS`` (all of them on small data).
+HESSIAN_FRACTION = 0.1
+HESSIAN_MIN_ROWS = 2000
 
 
-def _on_rows(objective, rows):
-    """The objective on the rows of the slice ``rows`` (itself for all rows)."""
-    return objective if rows.step == 1 else objective.subset(rows, objective.X.shape[0])
-
-
-def newton_cg(objective, P, *, max_iter, tol, scale, report, max_cg=200):
+def newton_cg(objective, P, f, g, threshold, *, seed, max_cg=200):
     """Truncated Newton with a subsampled Hessian, on the smooth objective
     (L2 penalty only).
 
@@ -301,44 +371,37 @@ def newton_cg(objective, P, *, max_iter, tol, scale, report, max_cg=200):
     optimum, tighter near it; Nocedal & Wright, section 7.1), then backtracks
     from the Newton step ``t = 1``. The first step is solved to ``eta =
     0.1``: its products cost a tenth of a pass each, and a first step that
-    accurate saves whole iterations (on the problems of
-    ``benchmarks/bench_all.py``, 1% of the optimal held-out loss took one
-    iteration instead of two on the dense problem and two instead of four
-    on the sparse one). ``g`` is the full gradient; ``H`` is the
-    Hessian of the objective on the rows of ``hessian_sample`` (weights
-    rescaled so that its expectation is the full Hessian), so that a
-    conjugate-gradient step, one Hessian-vector product by hand
-    (``objective.hessp``), costs about a tenth of a pass over the data on a
-    large data set (Byrd, Chin, Neveitt and Nocedal, 2011). The conjugate
-    gradients are preconditioned by the per-feature curvature of the same
-    rows (``objective.feature_curvature``): on sparse data with rare
-    features they need far fewer products, and on standardized dense data
-    the scaling is nearly uniform and changes little.
+    accurate saves whole iterations (see ``benchmarks/README.md``). ``g`` is
+    the full gradient; ``H`` is the Hessian of the objective on a random
+    sample of the rows, stratified by class (``objective.on_sample``:
+    ``HESSIAN_FRACTION`` of them, at least ``HESSIAN_MIN_ROWS``, drawn with
+    ``seed``, weights rescaled so that each class weighs what it weighs in
+    the data), so that a conjugate-gradient step, one Hessian-vector product
+    by hand (``objective.hessp``), costs about a tenth of a pass over the
+    data on a large data set (Byrd, Chin, Neveitt and Nocedal, 2011). The
+    conjugate gradients are preconditioned by the per-feature curvature of
+    the same rows (``objective.feature_curvature``): on sparse data with
+    rare features they need far fewer products, and on standardized dense
+    data the scaling is nearly uniform and changes little.
 
     A sampled Hessian gives up Newton's fast local convergence. Once near the
     optimum (``eta < 0.1``), an iteration that needs a shorter step than
     Newton's or that fails to halve the optimality measure shows that the
-    sample misleads: it doubles then (every other row of it is added), up to
-    all the rows, where convergence is quadratic again.
+    sample misleads: it doubles then (the larger sample contains the
+    smaller), up to all the rows, where convergence is quadratic again.
     """
     if not objective.is_smooth:
         raise ValueError("newton_cg handles smooth objectives only (l1_ratio == 0).")
     xp = objective.xp
-    n_rows = objective.X.shape[0]
-    rows = hessian_sample(n_rows)
-    curvature = _on_rows(objective, rows)
-    f, g, threshold, converged = _start(objective, P, tol, scale)
-    if converged:
-        return P, 0, "converged"
+    fraction = HESSIAN_FRACTION
+    curvature = objective.on_sample(fraction, HESSIAN_MIN_ROWS, seed)
     g_norm0 = math.sqrt(_dot(g, g, xp))
     opt = objective.optimality(P, g)
-    it = 0
-    for it in range(1, max_iter + 1):
+    first = True
+    while True:
         g_norm = math.sqrt(_dot(g, g, xp))
-        if it == 1:  # the first step, see the docstring
-            eta = 0.1
-        else:
-            eta = min(0.5, math.sqrt(g_norm / g_norm0))
+        eta = 0.1 if first else min(0.5, math.sqrt(g_norm / g_norm0))
+        first = False
         forward = curvature.probabilities_t(P)  # one forward pass for both
         d = _conjugate_gradient(
             curvature.hessp(P, forward),
@@ -353,179 +416,14 @@ def newton_cg(objective, P, *, max_iter, tol, scale, report, max_cg=200):
             d, gd = -g, -(g_norm**2)
         step = _backtracking_line_search(objective, P, f, g, d, gd)
         if step is None:  # no decrease possible in floating point: as close as it gets
-            return P, it - 1, "precision"
+            return "precision"
         t, P, f, g = step
         opt, opt_before = objective.optimality(P, g), opt
-        if rows.step > 1 and eta < 0.1 and (t < 1 or opt > 0.5 * opt_before):
-            rows = slice(0, n_rows, rows.step // 2)  # the sample misleads
-            curvature = _on_rows(objective, rows)
-        stop = report(it, f, P, opt, t)
-        if opt <= threshold:
-            return P, it, "converged"
-        if stop:
-            break
-    return P, it, ("stopped" if stop else "max_iter")
-
-
-class _Iterates:
-    """The iterates of mini-batch SGD and their running sum over an epoch.
-
-    ``step`` makes the derivation's update on one batch,
-    ``P <- prox(P - eta * grad_B)``, and returns the batch's objective at the
-    point where its gradient was taken; ``average`` is the mean of the
-    iterates since ``begin_epoch``; ``last`` the current iterate.
-    """
-
-    def __init__(self, objective, P):
-        self.objective, self.P = objective, P
-
-    def begin_epoch(self):
-        self.P_sum, self.count = 0.0, 0
-
-    def step(self, rows, n_rows, eta):
-        batch = self.objective.subset(rows, n_rows)
-        P = self.P
-        f, g = batch.smooth_value_and_gradient(P)
-        f += self.objective.nonsmooth_value(P)
-        self.P = batch.prox(P - eta * g, eta)
-        self.P_sum = self.P_sum + self.P
-        self.count += 1
-        return f
-
-    def average(self):
-        return self.P_sum / self.count
-
-    def last(self):
-        return self.P
-
-
-class _LazySparseIterates(_Iterates):
-    """The same iterates on sparse ``X`` with a smooth penalty, at a cost
-    proportional to the batch's nonzeros rather than to ``K d``.
-
-    A batch's data gradient is zero on the columns its rows do not use; only
-    the L2 part of the penalty, ``l2 * W``, touches every coefficient, and it
-    only rescales them. So the coefficients are stored as ``W = scale * V``:
-    the step ``W <- (1 - eta l2) W - eta G_S`` multiplies ``scale`` by
-    ``1 - eta l2`` and changes ``V`` on the batch's columns ``S`` only.
-
-    The epoch's sum of iterates is kept the same way (the averaged SGD of
-    Xu, 2011, as in scikit-learn's ``_sgd_fast``): with ``C`` the sum of the
-    scales so far and ``U`` accumulating ``C * dV`` at each change ``dV`` of
-    ``V``, ``sum_t W_t = C V - U``, and ``U`` changes only on ``S`` too.
-    ``||V||^2`` is updated on ``S`` for the penalty's value. ``V`` and ``U``
-    are stored feature-major and side by side, (d, 2, K), so that a batch's
-    columns are contiguous rows. Scipy sparse input only (numpy arrays).
-    """
-
-    #: Below this scale, it is folded into ``V`` (a dense rescaling) so that
-    #: ``V = W / scale`` stays of the order of ``W``.
-    min_scale = 1e-6
-
-    def __init__(self, objective, P):
-        self.objective = objective
-        W, b = objective.split(P)
-        # V and U side by side: a step gathers and scatters both at once.
-        self.VU_t = np.zeros((W.shape[1], 2, W.shape[0]), dtype=W.dtype)
-        self.V_t, self.U_t = self.VU_t[:, 0], self.VU_t[:, 1]
-        self.V_t[...] = W.T
-        self.b = None if b is None else np.array(b)
-        self.scale = 1.0
-        self.sq_norm = float(np.sum(self.V_t * self.V_t))
-
-    def begin_epoch(self):
-        self.U_t[...] = 0.0
-        self.C, self.b_sum, self.count = 0.0, 0.0, 0
-
-    def _fold(self):
-        """Fold ``scale`` into ``V``, keeping ``sum_t W_t = C V - U``."""
-        self.U_t -= self.C * self.V_t
-        self.C = 0.0
-        self.V_t *= self.scale
-        self.sq_norm *= self.scale**2
-        self.scale = 1.0
-
-    def step(self, rows, n_rows, eta):
-        batch, columns = self.objective.subset_support(rows, n_rows)
-        l2 = self.objective.penalty.l2
-        VU_S = self.VU_t[columns]  # (|S|, 2, K), a copy
-        f, grad_W, grad_b = batch.data_value_and_gradient(
-            (self.scale * VU_S[:, 0]).T, self.b
-        )
-        f += 0.5 * l2 * self.scale**2 * self.sq_norm
-        shrink = 1.0 - eta * l2
-        if not abs(self.scale * shrink) >= self.min_scale:  # also eta * l2 == 1
-            self._fold()
-            self.V_t *= shrink
-            self.sq_norm *= shrink**2
-            VU_S, shrink = self.VU_t[columns], 1.0
-        self.scale *= shrink
-        dV_S = grad_W.T * (-eta / self.scale)
-        self.sq_norm += float(np.sum(dV_S * (2.0 * VU_S[:, 0] + dV_S)))
-        VU_S[:, 0] += dV_S
-        VU_S[:, 1] += self.C * dV_S
-        self.VU_t[columns] = VU_S
-        self.C += self.scale
-        if self.b is not None:
-            self.b = self.b - eta * grad_b
-            self.b_sum = self.b_sum + self.b
-        self.count += 1
-        return f
-
-    def average(self):
-        W_t = (self.C * self.V_t - self.U_t) / self.count
-        b = None if self.b is None else self.b_sum / self.count
-        return self.objective.join(W_t.T, b)
-
-    def last(self):
-        return self.objective.join((self.scale * self.V_t).T, self.b)
-
-
-def stochastic_gradient(
-    objective, P, *, schedule, batch_size, rows, shuffle, rng, max_iter, report
-):
-    """Mini-batch (proximal) stochastic gradient descent.
-
-    Each epoch visits ``rows`` once, in batches of ``batch_size`` (reshuffled
-    every epoch when ``shuffle``), and makes the derivation's update on each
-    batch's gradient, ``P <- P - eta * grad_B``, with ``eta`` from ``schedule``
-    (an ``_optimizers.StepSchedule``). The objective reported for an epoch is
-    the mean of its batch objectives, as in scikit-learn's SGD and MLP; it is
-    the exact ``J`` when a single batch holds all the rows.
-
-    The model of an epoch, the one reported and returned, is the average of
-    the epoch's iterates (Polyak-Ruppert averaging over the epoch), while the
-    iterates themselves run on: at a constant step, SGD's iterates hover
-    around the optimum at a distance set by the gradient noise, and their
-    average removes most of it. With one batch per epoch the average is the
-    single iterate, and the loop is plain gradient descent.
-
-    On scipy sparse ``X`` with a smooth penalty, a step costs what the
-    batch's nonzeros cost (``_LazySparseIterates``); it is the same step.
-
-    There is no optimality measure (a full gradient would cost a pass): the
-    loop runs ``max_iter`` epochs unless ``report`` asks it to stop. It
-    returns ``(P_average, n_iter, status, P_last)``: the last epoch's averaged
-    model, the status "stopped" or "max_iter", and the last iterate, from
-    which a later call continues (``partial_fit``).
-    """
-    lazy = sp.issparse(objective.X) and objective.is_smooth
-    iterates = (_LazySparseIterates if lazy else _Iterates)(objective, P)
-    n = rows.shape[0]
-    epoch = 0
-    for epoch in range(1, max_iter + 1):
-        order = rows[rng.permutation(n)] if shuffle else rows
-        eta = schedule.eta
-        value = 0.0
-        iterates.begin_epoch()
-        for start in range(0, n, batch_size):
-            batch_rows = order[start : start + batch_size]
-            value += iterates.step(batch_rows, n, eta) * (batch_rows.shape[0] / n)
-        P_avg = iterates.average()
-        schedule.end_epoch()
-        if report(epoch, value, P_avg, None, eta):
-            return P_avg, epoch, "stopped", iterates.last()
-    return P_avg, epoch, "max_iter", iterates.last()
+        misleads = eta < 0.1 and (t < 1 or opt > 0.5 * opt_before)
+        if curvature is not objective and misleads:
+            fraction *= 2
+            curvature = objective.on_sample(fraction, HESSIAN_MIN_ROWS, seed)
+        yield Iteration(P, f, opt, t)
 
 
 SOLVERS = {

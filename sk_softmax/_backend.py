@@ -1,0 +1,296 @@
+"""Where the data lives: the one module that knows.
+
+The math (``_loss.py``) is written per block of rows, against an array
+namespace ``xp``; the objective (``_objective.py``) and the solvers see the
+data only through a *backend*, which owns everything that depends on the
+kind of array ``X`` is:
+
+- iterating row blocks, and the map-sum of per-block partial results
+  (``map``, ``map_sum``); the sum of a 0-d value becomes a Python number
+  once per pass, in the objective, not once per block;
+- row subsets: mini-batches (``take``), their column support on sparse data
+  (``take_support``), and the Hessian sample (``sample``);
+- the parameters' memory layout (``parameter_layout``);
+- inner products and ``y += a x`` on parameter-sized arrays (``dot``,
+  ``add_scaled``), and the label-indexed gather and scatter of the loss
+  (``label_values``, ``subtract_at_labels``).
+
+``ArrayBackend`` is the backend of arrays in memory: numpy and scipy sparse
+(with BLAS and CSR fast paths), or any array-API namespace (plain ``xp``
+operations). A backend for data elsewhere (Dask workers) provides the same
+methods; nothing above this module changes.
+
+A per-block function has the signature ``fn(xp, X, y, w, *args)``: ``X``
+the block's rows, ``y`` their label indices, ``w`` their normalized weights;
+``map_sum`` adds its results, tuples entry by entry (None stays None).
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg import blas
+
+# ---------------------------------------------------------------- vectors
+
+
+def _same_layout(a, b, dtypes=(np.float32, np.float64)):
+    """Whether ``a`` and ``b`` are numpy arrays of one dtype among
+    ``dtypes``, one shape and one contiguous memory layout: their
+    ``ravel(order="K")`` views then list matching entries in the same order."""
+    return (
+        isinstance(a, np.ndarray)
+        and isinstance(b, np.ndarray)
+        and a.dtype == b.dtype
+        and a.dtype in dtypes
+        and a.shape == b.shape
+        and a.strides == b.strides
+        and (a.flags.c_contiguous or a.flags.f_contiguous)
+    )
+
+
+def dot(a, b, xp):
+    """``<a, b>``, the sum of ``a * b`` over all entries, as a float.
+
+    On float64 numpy arrays of one layout, BLAS's dot on their memory: no
+    temporary. float32 keeps ``xp.sum``'s pairwise sum, more accurate than a
+    float32 dot's running sum; other namespaces use ``xp.sum(a * b)``.
+    """
+    if _same_layout(a, b, dtypes=(np.float64,)):
+        return float(np.dot(a.ravel(order="K"), b.ravel(order="K")))
+    return float(xp.sum(a * b))
+
+
+def add_scaled(y, a, x, xp):
+    """``y += a * x`` in place: BLAS's axpy on numpy arrays of one layout,
+    without the temporary ``a * x``; ``y += a * x`` otherwise."""
+    if _same_layout(x, y):
+        axpy = blas.daxpy if x.dtype == np.float64 else blas.saxpy
+        axpy(x.ravel(order="K"), y.ravel(order="K"), a=a)
+    else:
+        y += a * x
+
+
+# ------------------------------------------------------------ labels
+
+
+def label_values(Z_t, y, xp):
+    """``Z_t[y[i], i]`` for every column ``i`` of the class-major ``Z_t``
+    (K, n): each sample's entry at its own class."""
+    if isinstance(Z_t, np.ndarray):
+        return Z_t[y, np.arange(Z_t.shape[1])]
+    return xp.sum(xp.where(_label_mask(Z_t, y, xp), Z_t, 0.0), axis=0)
+
+
+def subtract_at_labels(G_t, y, w, xp):
+    """``G_t[y[i], i] -= w[i]`` in place, for every column ``i``: the
+    one-hot ``Y^T * w`` subtracted without building ``Y``."""
+    if isinstance(G_t, np.ndarray):
+        G_t[y, np.arange(G_t.shape[1])] -= w
+    else:
+        G_t -= xp.where(_label_mask(G_t, y, xp), w, 0.0)
+
+
+def _label_mask(A_t, y, xp):
+    classes = xp.arange(A_t.shape[0], device=getattr(A_t, "device", None))
+    return classes[:, None] == y[None, :]
+
+
+def _sum_parts(total, part):
+    """``total + part`` for per-block results: arrays summed in place into
+    ``total`` (its arrays are fresh results of the first block), tuples
+    entry by entry, None kept."""
+    if isinstance(total, tuple):
+        return tuple(_sum_parts(t, p) for t, p in zip(total, part, strict=True))
+    if total is None:
+        return None
+    if hasattr(total, "shape") and total.shape != ():
+        total += part
+        return total
+    return total + part
+
+
+# ------------------------------------------------------------ the backend
+
+
+class ArrayBackend:
+    """Training rows held in memory: numpy, scipy sparse, or an array-API
+    namespace.
+
+    Parameters
+    ----------
+    X : {array, sparse matrix} of shape (n, d)
+        Never copied or densified; dense rows are processed in views.
+    y : integer array of shape (n,)
+        Label indices, ``0 <= y[i] < n_classes``.
+    w : array of shape (n,)
+        Normalized non-negative weights (summing to 1 for a full objective).
+    n_classes : int
+    xp : array namespace
+    """
+
+    #: Dense rows are processed in blocks of about this many bytes of ``X``, so
+    #: that a block read for the forward pass is still in cache for the
+    #: backward one and the (n, K) temporaries never exist whole.
+    block_bytes = 2**21
+
+    def __init__(self, X, y, w, n_classes, xp):
+        self.X, self.y, self.w = X, y, w
+        self.n_classes, self.xp = n_classes, xp
+        self.n_rows, self.n_features = X.shape
+        self.dtype = X.dtype
+        self.sparse = sp.issparse(X)
+
+    def _with(self, X, y, w):
+        return ArrayBackend(X, y, w, self.n_classes, self.xp)
+
+    # -- passes over the rows
+
+    def blocks(self):
+        """``(X, y, w)`` in blocks of rows covering the data.
+
+        Sparse ``X`` is one block, the data themselves: its products do not
+        gain from cache reuse, each block would pay for a (K, d) gradient,
+        large when d is, and slicing a scipy sparse matrix, even with
+        ``[:]``, copies it.
+        """
+        X, y, w = self.X, self.y, self.w
+        if self.sparse:
+            return [(X, y, w)]
+        n = self.n_rows
+        size = max(self.block_bytes // max(1, self.n_features * X.dtype.itemsize), 256)
+        return [
+            (X[r], y[r], w[r])
+            for r in (slice(start, min(start + size, n)) for start in range(0, n, size))
+        ]
+
+    def map(self, fn, *args):
+        """``fn(xp, X_b, y_b, w_b, *args)`` on every block, the results kept
+        per block (e.g. a forward pass reused by several Hessian products)."""
+        return [fn(self.xp, *block, *args) for block in self.blocks()]
+
+    def map_sum(self, fn, *args, kept=None):
+        """The sum over the blocks of ``fn(xp, X_b, y_b, w_b, *args)``, or of
+        ``fn(xp, X_b, y_b, w_b, kept_b, *args)`` with ``kept`` the result of
+        ``map``. Results are arrays, 0-d arrays, or tuples of them (None
+        entries stay None); the first block's are summed into in place."""
+        blocks = self.blocks()
+        total = None
+        for i, block in enumerate(blocks):
+            extra = () if kept is None else (kept[i],)
+            part = fn(self.xp, *block, *extra, *args)
+            total = part if i == 0 else _sum_parts(total, part)
+        return total
+
+    # -- row subsets
+
+    def take(self, rows, scale=1.0):
+        """The rows ``rows`` (an index array, or a slice: then dense arrays
+        are views), their weights multiplied by ``scale``."""
+        xp = self.xp
+        if isinstance(rows, slice):
+            X, y, w = self.X[rows], self.y[rows], self.w[rows]
+        else:
+            if self.sparse:
+                X = _csr_rows(self.X, rows)
+            else:
+                X = xp.take(self.X, rows, axis=0)
+            y, w = xp.take(self.y, rows, axis=0), xp.take(self.w, rows, axis=0)
+        return self._with(X, y, w * scale)
+
+    def take_support(self, rows, scale=1.0):
+        """``take(rows, scale)`` on sparse ``X``, restricted to the columns
+        its rows use: returns ``(batch, columns)`` with ``batch.X`` holding
+        the sorted columns ``columns`` of ``X[rows]`` in CSR (the others are
+        zero on these rows). Its cost is that of the batch's nonzeros, not
+        of the ``d`` features."""
+        batch = self.take(rows, scale)
+        X = batch.X
+        columns, compact = np.unique(X.indices, return_inverse=True)
+        batch.X = sp.csr_array(
+            (X.data, compact, X.indptr), shape=(X.shape[0], columns.shape[0])
+        )
+        batch.n_features = columns.shape[0]
+        return batch, columns
+
+    def sample(self, fraction, min_rows, seed):
+        """A random sample of the rows with positive weight, stratified by
+        class, for the Hessian of Newton-CG: about ``fraction`` of them but
+        at least ``min_rows``; None when that is all of them.
+
+        The rows are drawn without replacement with ``seed``, so that the
+        sample represents the data whatever the order of its rows (rows
+        repeating with a period, weights zeroing every k-th row); a larger
+        ``fraction`` with the same seed gives a superset. Each class's
+        sampled weights are rescaled to the class's total weight, so that
+        the sample's weighted class frequencies are the data's. Rows are
+        kept in their original order.
+        """
+        xp = self.xp
+        w = _to_numpy(self.w)
+        y = _to_numpy(self.y)
+        positive = np.flatnonzero(w > 0)
+        n_sample = max(int(np.ceil(fraction * positive.shape[0])), min_rows)
+        if n_sample >= positive.shape[0]:
+            return None
+        rng = np.random.default_rng(seed)
+        share = n_sample / positive.shape[0]
+        chosen, scale = [], np.zeros(self.n_classes)
+        for k in range(self.n_classes):
+            rows_k = positive[y[positive] == k]
+            if rows_k.shape[0] == 0:
+                continue
+            m = min(rows_k.shape[0], int(np.ceil(share * rows_k.shape[0])))
+            picked = rows_k[rng.permutation(rows_k.shape[0])[:m]]
+            scale[k] = w[rows_k].sum() / w[picked].sum()
+            chosen.append(picked)
+        rows = np.sort(np.concatenate(chosen))
+        device = getattr(self.w, "device", None)
+        scale_rows = xp.asarray(scale[y[rows]], dtype=self.w.dtype, device=device)
+        batch = self.take(xp.asarray(rows, device=device))
+        batch.w = batch.w * scale_rows
+        return batch
+
+    # -- parameters
+
+    def parameter_layout(self, P):
+        """``P`` in the memory order that the products with ``X`` read
+        without a transposing copy.
+
+        Scipy's sparse-times-dense kernels take the dense operand row-major:
+        ``W X^T`` is computed as ``(X W^T)^T`` and reads ``W^T``, which is
+        row-major when ``W`` is column-major; ``G^T X`` is computed as
+        ``(X^T G)^T``, a column-major result. So for sparse ``X`` the
+        parameters go column-major, and every array a solver derives from
+        them follows (numpy keeps the order of its operands, ``concat``
+        too). Dense ``X`` goes through BLAS, which reads either order. For
+        the full-batch solvers only: the copy costs a parameter array, which
+        mini-batch steps on sparse data, storing theirs feature-major, would
+        pay for nothing.
+        """
+        return np.asfortranarray(P) if self.sparse else P
+
+
+def _to_numpy(a):
+    """A numpy copy of a small host-side array (labels, weights)."""
+    if isinstance(a, np.ndarray):
+        return a
+    return np.asarray(a)
+
+
+def _csr_rows(X, rows):
+    """The rows ``rows`` of scipy sparse ``X``, in CSR.
+
+    For CSR ``X`` the rows' nonzeros are gathered directly from its arrays:
+    scipy's own row indexing costs several times more for the small batches
+    of the mini-batch solver.
+    """
+    if X.format != "csr":
+        return X[rows].tocsr()
+    starts = X.indptr[rows]
+    lengths = X.indptr[rows + 1] - starts
+    indptr = np.zeros(rows.shape[0] + 1, dtype=X.indptr.dtype)
+    np.cumsum(lengths, out=indptr[1:])
+    nonzeros = np.arange(indptr[-1]) + np.repeat(starts - indptr[:-1], lengths)
+    return sp.csr_array(
+        (X.data[nonzeros], X.indices[nonzeros], indptr),
+        shape=(rows.shape[0], X.shape[1]),
+    )
