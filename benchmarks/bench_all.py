@@ -74,7 +74,7 @@ import measure  # noqa: E402
 import roofline  # noqa: E402
 
 from sk_softmax import SoftmaxGDClassifier  # noqa: E402
-from sk_softmax._loss import SoftmaxObjective  # noqa: E402
+from sk_softmax._objective import SoftmaxObjective  # noqa: E402
 
 GAP = 1e-6
 LOGLOSS = 1.01
@@ -97,12 +97,12 @@ def problems(quick):
 
 def evaluation_time(problem, repeats):
     """Median time of one value-and-gradient pass of the objective ``fit``
-    builds (one-hot ``Y``, weights ``1 / n``), at a small random point."""
+    builds (label indices, weights ``1 / n``), at a small random point."""
     X, y = problem.X, problem.y
     K = int(y.max()) + 1
-    Y = np.eye(K, dtype=X.dtype)[y]
-    w = np.full(X.shape[0], 1.0 / X.shape[0], dtype=X.dtype)
-    objective = SoftmaxObjective(X, Y, w, problem.alpha, 0.0, True, np)
+    objective = SoftmaxObjective.from_arrays(
+        X, y, alpha=problem.alpha, l1_ratio=0.0, fit_intercept=True
+    )
     P = 0.01 * np.random.default_rng(0).standard_normal((K, X.shape[1] + 1))
     return roofline.median_time(
         lambda: objective.smooth_value_and_gradient(P), max(repeats, 5)

@@ -34,7 +34,7 @@ import roofline  # noqa: E402
 from measure import nbytes  # noqa: E402
 
 from sk_softmax import SoftmaxGDClassifier  # noqa: E402
-from sk_softmax._loss import SoftmaxObjective  # noqa: E402
+from sk_softmax._objective import SoftmaxObjective  # noqa: E402
 
 CASES = {
     "dense float64": ("dense", np.float64),
@@ -73,9 +73,9 @@ def main():
             else:
                 X, _, y, _ = datasets.LOADERS[name]()
             K = int(y.max()) + 1
-            Y = np.eye(K, dtype=X.dtype)[y]
-            w = np.full(X.shape[0], 1.0 / X.shape[0], dtype=X.dtype)
-            objective = SoftmaxObjective(X, Y, w, 1e-4, 0.0, True, np)
+            objective = SoftmaxObjective.from_arrays(
+                X, y, alpha=1e-4, l1_ratio=0.0, fit_intercept=True
+            )
             P = np.random.default_rng(0).standard_normal((K, X.shape[1] + 1))
             P = (0.01 * P).astype(X.dtype)
             bandwidth = roofline.read_bandwidth(dtype=dtype)

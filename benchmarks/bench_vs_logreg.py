@@ -38,8 +38,8 @@ from sklearn.utils._array_api import get_namespace
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from sk_softmax import SoftmaxGDClassifier
-from sk_softmax._loss import SoftmaxObjective
-from sk_softmax._solvers import SOLVERS
+from sk_softmax._objective import SoftmaxObjective
+from sk_softmax._solvers import minimize
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import datasets  # noqa: E402
@@ -101,29 +101,31 @@ def run_estimator(make_estimator, X, y, y_index):
 
 
 def run_solver(name, X, y_index, tol):
-    """Call ``SOLVERS[name]`` on the objective ``SoftmaxGDClassifier`` builds."""
+    """Run the solver ``name`` (``_solvers.minimize``) on the objective
+    ``SoftmaxGDClassifier`` builds."""
     start = time.perf_counter()
     xp, _ = get_namespace(X)
-    n_samples, n_classes = X.shape[0], int(y_index.max()) + 1
-    Y = np.zeros((n_samples, n_classes), dtype=X.dtype)
-    Y[np.arange(n_samples), y_index] = 1.0
-    sample_weight = np.ones(n_samples, dtype=X.dtype)
-    problem = SoftmaxObjective(
-        X, Y, sample_weight / sample_weight.sum(), ALPHA, 0.0, True, xp
+    problem = SoftmaxObjective.from_arrays(
+        X, y_index, xp=xp, alpha=ALPHA, l1_ratio=0.0, fit_intercept=True
     )
-    P0 = xp.zeros((n_classes, X.shape[1] + 1), dtype=X.dtype)
-    P, n_iter, status = SOLVERS[name](
+    result = minimize(
         problem,
-        P0,
+        problem.zeros(),
+        method=name,
         max_iter=MAX_ITER,
         tol=tol,
         scale=None,
-        report=lambda *args: False,
+        report=lambda iteration, state: False,
     )
     seconds = time.perf_counter() - start
-    W, b = problem.split(P)
-    note = "" if status == "converged" else status
-    return seconds, n_iter, objective(np.asarray(W), np.asarray(b), X, y_index), note
+    W, b = problem.split(result.P)
+    note = "" if result.status == "converged" else result.status
+    return (
+        seconds,
+        result.n_iter,
+        objective(np.asarray(W), np.asarray(b), X, y_index),
+        note,
+    )
 
 
 def repeat(n, fit):
@@ -203,7 +205,7 @@ def benchmark(dataset, X, y, repeats, tols):
                 repeats, lambda name=name, tol=tol: run_solver(name, X, y_index, tol)
             )
             solver_rows.append(
-                dict(model=f'SOLVERS["{name}"] direct', tol=tol, time=t)
+                dict(model=f'minimize(method="{name}") direct', tol=tol, time=t)
                 | dict(ratio=t / ours_time, n_iter=n_iter, J=J, note=note)
             )
 

@@ -1,5 +1,5 @@
-"""Measurements shared by the benchmarks: the objective, computed independently
-of the estimator, and the peak memory of a fit, measured in a subprocess.
+"""Measurements shared by the benchmarks: the objective, evaluated alike for
+every method, and the peak memory of a fit, measured in a subprocess.
 """
 
 import json
@@ -9,14 +9,15 @@ import time
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import logsumexp
+
+from sk_softmax._objective import objective_value
+from sk_softmax._objective import softmax_parameters as _softmax_parameters
 
 
 def objective(W, b, X, y_index, alpha):
-    """``J = mean cross-entropy + alpha / 2 * ||W||_F^2`` at the softmax ``(W, b)``."""
-    Z = np.asarray(X @ W.T) + b
-    cross_entropy = logsumexp(Z, axis=1) - Z[np.arange(X.shape[0]), y_index]
-    return float(cross_entropy.mean() + alpha / 2 * np.sum(W * W))
+    """``J = mean cross-entropy + alpha / 2 * ||W||_F^2`` at the softmax
+    ``(W, b)``: the package's objective, evaluated alike for every method."""
+    return objective_value(W, b, X, y_index, alpha=alpha)
 
 
 def softmax_parameters(estimator):
@@ -26,10 +27,7 @@ def softmax_parameters(estimator):
         W, b = estimator.coefs_[0].T, estimator.intercepts_[0]
     else:
         W, b = estimator.coef_, estimator.intercept_
-    W, b = np.asarray(W, float), np.asarray(b, float)
-    if W.shape[0] == 1:  # two classes store W[1] - W[0]; the L2 optimum is symmetric
-        W, b = np.vstack([-W / 2, W / 2]), np.hstack([-b / 2, b / 2])
-    return W, b
+    return _softmax_parameters(np.asarray(W, float), np.asarray(b, float))
 
 
 class FitTrace:

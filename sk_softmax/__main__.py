@@ -2,14 +2,13 @@
 
 Fits both estimators to the same optimum on scikit-learn's digits data
 (standardized) and prints accuracy, log-loss, the training objective ``J``
-(computed here, independently of either estimator) and fit times.
+(evaluated the same way for both fitted models) and fit times.
 """
 
 import time
 import warnings
 
 import numpy as np
-from scipy.special import logsumexp
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
@@ -18,31 +17,19 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from sk_softmax import SoftmaxGDClassifier
+from sk_softmax._objective import objective_value
 
 ALPHA = 1e-4
 N_FITS = 5
 
 
-def softmax_parameters(coef, intercept):
-    """``(W, b)`` of the softmax model with the given ``coef_``, ``intercept_``.
-
-    Two classes store ``W[1] - W[0]``; the L2 optimum is ``W = [-c / 2, c / 2]``.
-    """
-    coef, intercept = np.asarray(coef, float), np.asarray(intercept, float)
-    if coef.shape[0] == 1:
-        return np.vstack([-coef / 2, coef / 2]), np.hstack(
-            [-intercept / 2, intercept / 2]
-        )
-    return coef, intercept
-
-
 def objective(estimator, X, y, alpha):
-    """``J = mean cross-entropy + alpha / 2 * ||W||_F^2`` of a fitted linear model."""
-    W, b = softmax_parameters(estimator.coef_, estimator.intercept_)
+    """``J = mean cross-entropy + alpha / 2 * ||W||_F^2`` of a fitted linear
+    model, evaluated the same way for both estimators."""
     y_index = np.searchsorted(estimator.classes_, y)
-    Z = X @ W.T + b
-    cross_entropy = logsumexp(Z, axis=1) - Z[np.arange(X.shape[0]), y_index]
-    return cross_entropy.mean() + alpha / 2 * np.sum(W * W)
+    return objective_value(
+        estimator.coef_, estimator.intercept_, X, y_index, alpha=alpha
+    )
 
 
 def matching_C(alpha, n_samples, n_classes):
@@ -70,7 +57,23 @@ def main():
     X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
     n_samples, n_classes = X_train.shape[0], np.unique(y_train).shape[0]
     C = matching_C(ALPHA, n_samples, n_classes)
+    rows = compare(X_train, X_test, y_train, y_test, C)
+    print(
+        f"digits: {n_samples} train / {X_test.shape[0]} test samples, "
+        f"{X_train.shape[1]} features, {n_classes} classes, standardized; "
+        f"alpha={ALPHA:g} <=> C=1/(alpha*n)={C:.6g}"
+    )
+    print(
+        "J = mean cross-entropy + alpha/2 ||W||_F^2 on the train set; "
+        f"fit time = median of {N_FITS} fits, 1 BLAS/OpenMP thread"
+    )
+    print()
+    print_table(rows)
 
+
+def compare(X_train, X_test, y_train, y_test, C):
+    """One row of measurements per estimator, with the relative gap of ``J``
+    to the better of the two."""
     models = {
         f"SoftmaxGDClassifier(alpha={ALPHA:g})": lambda: SoftmaxGDClassifier(
             alpha=ALPHA
@@ -104,16 +107,10 @@ def main():
     for row in rows:
         row["rel. gap"] = (row["J (train)"] - J_best) / J_best
 
-    print(
-        f"digits: {n_samples} train / {X_test.shape[0]} test samples, "
-        f"{X_train.shape[1]} features, {n_classes} classes, standardized; "
-        f"alpha={ALPHA:g} <=> C=1/(alpha*n)={C:.6g}"
-    )
-    print(
-        "J = mean cross-entropy + alpha/2 ||W||_F^2 on the train set; "
-        f"fit time = median of {N_FITS} fits, 1 BLAS/OpenMP thread"
-    )
-    print()
+    return rows
+
+
+def print_table(rows):
     columns = [  # name, width, format of the values
         ("model", 38, ""),
         ("train acc", 9, ".4f"),

@@ -1,13 +1,12 @@
 """SoftmaxGDClassifier: the estimator. A fit is a chain of steps, ``fit`` /
-``partial_fit`` -> ``_fit`` -> ``_prepare`` (``_prepare.py``: validation,
-labels, weights, validation split) -> ``_full_batch`` (``_solvers.py``) or
-``_stochastic`` (``_sgd.py``), both run by ``_solvers.drive`` and reported by
-a ``_monitor.FitMonitor`` -> ``_store``."""
+``partial_fit`` -> ``_fit`` -> ``_fitting.prepare`` (validation, labels,
+weights, validation split, objective) -> ``_fitting.full_batch``
+(``_solvers.py``) or ``_fitting.stochastic`` (``_sgd.py``), both run by
+``_solvers.drive`` and reported by a ``_monitor.FitMonitor`` -> ``_store``."""
 
 import warnings
 from numbers import Integral, Real
 
-import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.callback import CallbackSupportMixin
 from sklearn.exceptions import ConvergenceWarning
@@ -18,11 +17,11 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
-from . import _prepare
+from . import _fitting
 from ._loss import log_softmax, softmax
 from ._monitor import FitMonitor
-from ._sgd import stochastic_gradient
-from ._solvers import check_finite, drive, minimize
+from ._objective import softmax_parameters
+from ._solvers import check_finite
 
 _CALLBACK_KEYS = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")
 
@@ -345,14 +344,14 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
 
     def _fit(self, X, y, sample_weight, *, classes, incremental):
         """The one path of ``fit`` (``incremental=False``) and ``partial_fit``."""
-        fit = _prepare.prepare(self, X, y, sample_weight, classes, incremental)
+        fit = _fitting.prepare(self, X, y, sample_weight, classes, incremental)
         callback_ctx = self._init_callback_context(max_subtasks=fit.max_iter)
         # sample_weight for the callbacks' scorers, e.g. ScoringMonitor
         fit_args = dict(
             estimator=self, X=fit.X, y=fit.y, metadata={"sample_weight": fit.weights}
         )
         callback_ctx.call_on_fit_task_begin(**fit_args)
-        schedule, plateau = _prepare.optimizer(self, fit)
+        schedule, plateau = _fitting.optimizer(self, fit)
         monitor = FitMonitor(
             callback_ctx,
             fit_args,
@@ -362,80 +361,12 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
             validation=fit.validation,
         )
         if fit.stochastic:
-            result = self._stochastic(fit, schedule, monitor)
+            result = _fitting.stochastic(self, fit, schedule, monitor)
         else:
-            result = self._full_batch(fit, monitor)
+            result = _fitting.full_batch(self, fit, monitor)
         self._store(fit, result, monitor, schedule, plateau)
         callback_ctx.call_on_fit_task_end(**fit_args, reconstruction_attributes={})
         return self
-
-    def _full_batch(self, fit, monitor):
-        """The full-batch solver's run."""
-        objective = fit.objective
-        options = {}
-        if self.learning_rate == "auto":
-            method = self._full_batch_solver(objective)
-        else:
-            method, options = "gd", {"learning_rate": float(self.learning_rate)}
-        scale = None
-        if fit.continuing:  # the criterion's scale is taken at W = 0, b = 0
-            zeros = objective.zeros()
-            scale = objective.optimality(
-                zeros, objective.smooth_value_and_gradient(zeros)[1]
-            )
-        return minimize(
-            objective,
-            objective.product_layout(fit.P),
-            method=method,
-            max_iter=fit.max_iter,
-            tol=self.tol,
-            scale=scale,
-            report=monitor,
-            seed=_prepare.seed(self, fit.rng),
-            **options,
-        )
-
-    def _full_batch_solver(self, objective):
-        """The key in ``SOLVERS`` of the method ``solver`` names for this fit."""
-        if self.solver == "auto":
-            return "newton-cg" if objective.is_smooth else "agd"
-        if self.solver == "fista":
-            return "agd"
-        if not objective.is_smooth:
-            raise ValueError(
-                f"solver={self.solver!r} handles a smooth penalty only "
-                f"(l1_ratio=0); got l1_ratio={self.l1_ratio}. Use solver='fista' "
-                "or 'auto'."
-            )
-        return self.solver
-
-    def _stochastic(self, fit, schedule, monitor):
-        """The mini-batch run, continuing the last iterate in ``partial_fit``."""
-        P = fit.P
-        saved = getattr(self, "_optimizer_state", None)
-        if fit.incremental and fit.continuing and saved is not None:
-            # Continue the previous call's last iterate (coef_ holds the
-            # average of the iterates), unless fit_intercept changed.
-            if saved["iterate"].shape == P.shape:
-                P = fit.xp.asarray(saved["iterate"], dtype=fit.X.dtype)
-        iterations = stochastic_gradient(
-            fit.objective,
-            P,
-            schedule=schedule,
-            batch_size=_prepare.batch_size(self, fit),
-            rows=fit.train_rows,
-            shuffle=self.shuffle,
-            rng=fit.rng,
-        )
-        reference = max(0.0, np.log(fit.classes.shape[0]))
-        return drive(
-            iterations,
-            P,
-            max_iter=fit.max_iter,
-            threshold=None,
-            report=monitor,
-            reference=reference,
-        )
 
     def _store(self, fit, result, monitor, schedule, plateau):
         """Check the result, warn if it is short of convergence, and set the
@@ -498,18 +429,14 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         return {"classes_": classes, "coef_": W, "intercept_": b}
 
     def _parameters(self, objective):
-        """The parameter array ``P`` of the current model (for warm starts).
-
-        For two classes, ``(W, b)`` is rebuilt symmetrically from ``coef_``:
-        ``W = [-coef_ / 2, coef_ / 2]``, which has the same logit differences,
-        hence the same predictions, and is the optimum's form under L2.
-        """
+        """The parameter array ``P`` of the current model (for warm starts);
+        for two classes the symmetric form (``softmax_parameters``)."""
         xp, dtype = objective.xp, objective.data.dtype
-        W = xp.asarray(self.coef_, dtype=dtype)
-        b = xp.asarray(self.intercept_, dtype=dtype)
-        if objective.n_classes == 2:
-            W = xp.concat([-0.5 * W, 0.5 * W], axis=0)
-            b = xp.concat([-0.5 * b, 0.5 * b])
+        W, b = softmax_parameters(
+            xp.asarray(self.coef_, dtype=dtype),
+            xp.asarray(self.intercept_, dtype=dtype),
+            xp,
+        )
         return objective.join(W, b if self.fit_intercept else None)
 
     # ------------------------------------------------------------- predict

@@ -11,6 +11,8 @@ reached through a backend (``_backend.py``), never directly.
 
 import math
 
+import numpy as np
+
 from . import _loss
 from ._backend import ArrayBackend
 from ._penalties import ElasticNet
@@ -37,9 +39,14 @@ class SoftmaxObjective:
         self._scales = None
 
     @classmethod
-    def from_arrays(cls, X, y, w, *, n_classes, xp, **penalty):
+    def from_arrays(cls, X, y, w=None, *, n_classes=None, xp=np, **penalty):
         """The objective on arrays in memory: ``X`` (n, d), label indices
-        ``y`` (n,) and normalized weights ``w`` (n,)."""
+        ``y`` (n,) and normalized weights ``w`` (n,); ``w`` None: ``1 / n``
+        (the mean cross-entropy), ``n_classes`` None: ``max(y) + 1``."""
+        if w is None:
+            w = xp.full(X.shape[0], 1.0 / X.shape[0], dtype=X.dtype)
+        if n_classes is None:
+            n_classes = int(xp.max(y)) + 1
         return cls(ArrayBackend(X, y, w, n_classes, xp), **penalty)
 
     def _on(self, data):
@@ -299,6 +306,35 @@ class SoftmaxObjective:
         grad_W, grad_b = self.split(grad)
         sub_W = self.penalty.min_norm_subgradient(W, grad_W)
         return self.scaled_max(self.join(sub_W, grad_b))
+
+
+def softmax_parameters(coef, intercept, xp=np):
+    """The softmax ``(W, b)`` of a linear classifier's ``coef_`` and
+    ``intercept_``: themselves for K > 2; for two classes, which store
+    ``W[1] - W[0]``, the symmetric ``W = [-coef_ / 2, coef_ / 2]`` (and ``b``
+    likewise), which has the same logit differences, hence the same
+    predictions, and is the form of the optimum under L2."""
+    if coef.shape[0] == 1:
+        return (
+            xp.concat([-0.5 * coef, 0.5 * coef], axis=0),
+            xp.concat([-0.5 * intercept, 0.5 * intercept]),
+        )
+    return coef, intercept
+
+
+def objective_value(coef, intercept, X, y, *, alpha, l1_ratio=0.0):
+    """``J`` at a fitted linear classifier's ``coef_`` and ``intercept_``,
+    with uniform weights and label indices ``y``: how the demo and the
+    benchmarks compare estimators (``SoftmaxGDClassifier``,
+    ``LogisticRegression``, ...) on one objective."""
+    coef, intercept = np.asarray(coef, float), np.asarray(intercept, float)
+    W, b = softmax_parameters(coef, intercept)
+    X = X.astype(np.float64)
+    objective = SoftmaxObjective.from_arrays(
+        X, y, n_classes=W.shape[0], alpha=alpha, l1_ratio=l1_ratio, fit_intercept=True
+    )
+    P = objective.join(W, b)
+    return objective.smooth_value(P) + objective.nonsmooth_value(P)
 
 
 def _fill_non_positive(M, xp):

@@ -64,8 +64,11 @@ class SolverResult:
 
 
 #: An objective above this multiple of its reference value (that of the start
-#: point, or of the null model, log K, if larger) has diverged.
+#: point, or of the null model, log K, if larger) has diverged; a fit whose
+#: last objective is above ``ENDED_WORSE`` times it has failed: its model is
+#: worse than the one it started from.
 EXPLODING = 1e4
+ENDED_WORSE = 2.0
 
 
 class DivergenceError(ValueError):
@@ -78,9 +81,10 @@ def drive(iterations, P, *, max_iter, threshold, report, reference):
 
     ``P`` is the start point, returned if no iteration is made. An
     objective that is not finite or exceeds ``EXPLODING * reference``
-    raises ``DivergenceError`` (a ``ValueError``), as does a model that is
-    not finite: with a step too long for the data's curvature, gradient
-    descent diverges instead of converging.
+    raises ``DivergenceError`` (a ``ValueError``), as does a last objective
+    above ``ENDED_WORSE * reference``: with a step too long for the data's
+    curvature, gradient descent diverges or oscillates instead of
+    converging.
     """
     state, status, it = None, "max_iter", 0
     with np.errstate(over="ignore", invalid="ignore"):
@@ -104,16 +108,26 @@ def drive(iterations, P, *, max_iter, threshold, report, reference):
                 break
     if state is None:
         return SolverResult(P, 0, status)
+    if not state.value <= ENDED_WORSE * reference:
+        raise DivergenceError(_divergence_message(it, state.value, reference))
     last = None if state.last is None else state.last()
     return SolverResult(state.P, it, status, last)
 
 
-def _divergence_message(iteration, value=None):
-    found = "overflowed" if value is None else f"reached {value:.3g}"
+def _divergence_message(iteration, value=None, reference=None):
+    if value is None:
+        found = "The fit diverged: the objective overflowed"
+    elif reference is None:
+        found = f"The fit diverged: the objective reached {value:.3g}"
+    else:
+        found = (
+            f"The fit failed: its objective ended at {value:.3g}, above the "
+            f"{reference:.3g} it started from,"
+        )
     return (
-        f"The fit diverged: the objective {found} at iteration (epoch) "
-        f"{iteration}. Floating-point under-/overflow occurred: the step size "
-        "is too large for the data. Use a smaller learning_rate (or "
+        f"{found} at iteration (epoch) {iteration}. Floating-point "
+        "under-/overflow occurred or the iterates oscillated: the step size is "
+        "too large for the data. Use a smaller learning_rate (or "
         "learning_rate='auto'), standardize the features (e.g. with "
         "StandardScaler), or choose a smaller alpha."
     )

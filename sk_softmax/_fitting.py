@@ -1,8 +1,9 @@
-"""The first step of a fit: everything it needs, checked with
-scikit-learn's error types and messages that say what to change: the
-validated data, the classes and label indices, the training weights, the
-early-stopping split, the objective and its start point, and the step
-schedule and plateau policy."""
+"""The steps of a fit, between the estimator (``_classifier.py``) and the
+solvers: ``prepare`` everything the fit needs, checked with scikit-learn's
+error types and messages that say what to change (the validated data, the
+classes and label indices, the training weights, the early-stopping split,
+the objective and its start point); the ``optimizer`` (step schedule and
+plateau policy); then the ``full_batch`` or ``stochastic`` run."""
 
 import math
 from numbers import Real
@@ -19,6 +20,8 @@ from ._backend import ArrayBackend
 from ._monitor import ValidationSet
 from ._objective import SoftmaxObjective
 from ._optimizers import PlateauStopping, StepSchedule
+from ._sgd import stochastic_gradient
+from ._solvers import drive, minimize
 
 
 def check_classes(estimator, y, classes, *, incremental, continuing):
@@ -147,24 +150,12 @@ def validation_split(y_index, fraction, rng):
 
 
 def prepare(estimator, X, y, sample_weight, classes, incremental):
-    """The fit's inputs, as a namespace: validate the data, encode the labels, weigh the samples, split off
-    the validation rows, and build the objective and the start point."""
+    """The fit's inputs, as a namespace: the validated data, the classes
+    and label indices, the weights and the validation rows, the objective
+    and its start point."""
     continuing = hasattr(estimator, "coef_") and (incremental or estimator.warm_start)
     xp, _ = get_namespace(X)
-    X, y = validate_data(
-        estimator,
-        X,
-        y,
-        accept_sparse=["csr", "csc"],
-        dtype=[np.float64, np.float32],
-        reset=not (incremental and continuing),
-    )
-    check_classification_targets(y)
-    if continuing and estimator.coef_.shape[1] != X.shape[1]:
-        raise ValueError(
-            f"X has {X.shape[1]} features, but the model to continue from "
-            f"(warm_start) was fitted with {estimator.coef_.shape[1]} features."
-        )
+    X, y = _validated(estimator, X, y, incremental, continuing)
     classes = check_classes(
         estimator, y, classes, incremental=incremental, continuing=continuing
     )
@@ -173,19 +164,9 @@ def prepare(estimator, X, y, sample_weight, classes, incremental):
     weights = _check_sample_weight(
         sample_weight, X, dtype=X.dtype, ensure_non_negative=True
     )
-    class_weight = class_weights(
-        estimator.class_weight, classes, y, y_index, weights, incremental=incremental
+    s, train_rows, validation = _training_weights(
+        estimator, X, y, y_index, classes, weights, incremental, rng, xp
     )
-    s = normalized_weights(weights, class_weight, y_index)
-    train_rows, validation = np.arange(X.shape[0]), None
-    if estimator.early_stopping and not incremental:
-        train_rows, val_rows = validation_split(
-            y_index, estimator.validation_fraction, rng
-        )
-        validation = _validation_set(estimator, X, y_index, weights, val_rows, xp)
-        s = s.copy()
-        s[val_rows] = 0.0  # the validation rows leave the objective, X stays
-        s = normalized_weights(s, None, y_index)
     objective = SoftmaxObjective(
         ArrayBackend(X, y_index, s, classes.shape[0], xp),
         alpha=estimator.alpha,
@@ -215,6 +196,44 @@ def prepare(estimator, X, y, sample_weight, classes, incremental):
         stochastic=stochastic,
         max_iter=max_iter,
     )
+
+
+def _validated(estimator, X, y, incremental, continuing):
+    """``validate_data``: a ``fit`` records the number and names of the
+    features anew (as LogisticRegression does, warm start or not); a
+    continued ``partial_fit`` checks them."""
+    X, y = validate_data(
+        estimator,
+        X,
+        y,
+        accept_sparse=["csr", "csc"],
+        dtype=[np.float64, np.float32],
+        reset=not (incremental and continuing),
+    )
+    check_classification_targets(y)
+    if continuing and estimator.coef_.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but the model to continue from "
+            f"(warm_start) was fitted with {estimator.coef_.shape[1]} features."
+        )
+    return X, y
+
+
+def _training_weights(estimator, X, y, y_index, classes, weights, incremental, rng, xp):
+    """The normalized training weights ``s_i = sample_weight[i] *
+    class_weight[y_i] / sum``, the training rows, and the validation set
+    (early stopping: its rows get a zero training weight, X stays)."""
+    class_weight = class_weights(
+        estimator.class_weight, classes, y, y_index, weights, incremental=incremental
+    )
+    s = normalized_weights(weights, class_weight, y_index)
+    if not (estimator.early_stopping and not incremental):
+        return s, np.arange(X.shape[0]), None
+    train_rows, val_rows = validation_split(y_index, estimator.validation_fraction, rng)
+    validation = _validation_set(estimator, X, y_index, weights, val_rows, xp)
+    s = s.copy()
+    s[val_rows] = 0.0
+    return normalized_weights(s, None, y_index), train_rows, validation
 
 
 def _validation_set(estimator, X, y_index, weights, rows, xp):
@@ -284,3 +303,74 @@ def seed(estimator, rng):
     if estimator.random_state is None:
         return 0
     return int(rng.randint(np.iinfo(np.int32).max))
+
+
+def full_batch(estimator, fit, monitor):
+    """The full-batch solver's run."""
+    objective = fit.objective
+    options = {}
+    if estimator.learning_rate == "auto":
+        method = _full_batch_method(estimator, objective)
+    else:
+        method, options = "gd", {"learning_rate": float(estimator.learning_rate)}
+    scale = None
+    if fit.continuing:  # the criterion's scale is taken at W = 0, b = 0
+        zeros = objective.zeros()
+        scale = objective.optimality(
+            zeros, objective.smooth_value_and_gradient(zeros)[1]
+        )
+    return minimize(
+        objective,
+        objective.product_layout(fit.P),
+        method=method,
+        max_iter=fit.max_iter,
+        tol=estimator.tol,
+        scale=scale,
+        report=monitor,
+        seed=seed(estimator, fit.rng),
+        **options,
+    )
+
+
+def _full_batch_method(estimator, objective):
+    """The key in ``SOLVERS`` of the method ``solver`` names for this fit."""
+    if estimator.solver == "auto":
+        return "newton-cg" if objective.is_smooth else "agd"
+    if estimator.solver == "fista":
+        return "agd"
+    if not objective.is_smooth:
+        raise ValueError(
+            f"solver={estimator.solver!r} handles a smooth penalty only "
+            f"(l1_ratio=0); got l1_ratio={estimator.l1_ratio}. Use solver='fista' "
+            "or 'auto'."
+        )
+    return estimator.solver
+
+
+def stochastic(estimator, fit, schedule, monitor):
+    """The mini-batch run, continuing the last iterate in ``partial_fit``."""
+    P = fit.P
+    saved = getattr(estimator, "_optimizer_state", None)
+    if fit.incremental and fit.continuing and saved is not None:
+        # Continue the previous call's last iterate (coef_ holds the
+        # average of the iterates), unless fit_intercept changed.
+        if saved["iterate"].shape == P.shape:
+            P = fit.xp.asarray(saved["iterate"], dtype=fit.X.dtype)
+    iterations = stochastic_gradient(
+        fit.objective,
+        P,
+        schedule=schedule,
+        batch_size=batch_size(estimator, fit),
+        rows=fit.train_rows,
+        shuffle=estimator.shuffle,
+        rng=fit.rng,
+    )
+    reference = max(0.0, np.log(fit.classes.shape[0]))
+    return drive(
+        iterations,
+        P,
+        max_iter=fit.max_iter,
+        threshold=None,
+        report=monitor,
+        reference=reference,
+    )
