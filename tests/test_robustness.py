@@ -79,14 +79,20 @@ def fitted_state(clf):
     return {k: copy.deepcopy(v) for k, v in vars(clf).items() if k not in params}
 
 
-def assert_same_state(before, after):
-    assert set(before) == set(after)
+def assert_same_state(before, after, where=""):
+    """As in tests/test_classifier.py, and objects without ``__eq__`` (the
+    mini-batch step schedule) are compared by their attributes."""
+    assert set(before) == set(after), where
     for key, value in before.items():
+        name = f"{where}.{key}" if where else key
         if isinstance(value, np.ndarray):
-            assert_array_equal(after[key], value, err_msg=key)
-            assert after[key].dtype == value.dtype, key
+            assert_array_equal(after[key], value, err_msg=name)
+            assert after[key].dtype == value.dtype, name
+        elif hasattr(value, "__dict__") and type(value).__eq__ is object.__eq__:
+            assert type(after[key]) is type(value), name
+            assert_same_state(vars(value), vars(after[key]), name)
         else:
-            assert after[key] == value, key
+            assert after[key] == value, name
 
 
 def assert_finite_model(clf):
@@ -112,7 +118,9 @@ def convergence_messages(caught):
 # 1. Newton-CG's Hessian sample on periodic rows
 # ============================================================================
 #
-# With more than 20000 rows the Hessian sample is a strict subset of the rows.
+# With more than 20000 rows the Hessian sample is a strict subset of the rows
+# (today every 10th row). A correct fit takes 9-15 iterations here; max_iter=30
+# bounds the cost of today's slow fits (37-64 iterations), which fail anyway.
 # Periodic structures (labels cycling with period 10, a CV fold held out by
 # zero weights on every tenth row, interleaved zero weights, a class weighted
 # 0) must not change the model the default solver reaches, nor make it much
@@ -120,12 +128,12 @@ def convergence_messages(caught):
 
 PERIODIC_ALPHA = 1e-3
 PERIODIC_TOL = 1e-6
+PERIODIC_MAX_ITER = 30
 PERIODIC_CASES = [
     "labels_cycle",  # y[i] = i % 10
     "fold_held_out_every_10th_row",  # sample_weight 0 where i % 10 == 0
     "zero_weight_even_rows",  # sample_weight 0 where i % 2 == 0
     "zero_weight_odd_rows",  # sample_weight 0 where i % 2 == 1
-    "labels_cycle_fold_held_out",  # both: the held-out fold is all of class 0
     "labels_cycle_class_weight_0_zero",  # class_weight {0: 0}, y[i] = i % 10
     "labels_cycle_class_weight_3_zero",  # class_weight {3: 0}, y[i] = i % 10
     "class_weight_3_zero",  # class_weight {3: 0}, rows in random order
@@ -135,9 +143,9 @@ PERIODIC_CASES = [
 @functools.cache
 def _periodic_data():
     X, y = make_classification(
-        n_samples=30_000,
-        n_features=20,
-        n_informative=10,
+        n_samples=21_000,  # > 20000 after the cycles are cut: a sample of every 10th row
+        n_features=10,
+        n_informative=8,
         n_classes=10,
         random_state=0,
     )
@@ -157,7 +165,6 @@ def periodic_case(name):
     i = np.arange(len(y))
     sample_weight = {
         "fold_held_out_every_10th_row": i % 10 != 0,
-        "labels_cycle_fold_held_out": i % 10 != 0,
         "zero_weight_even_rows": i % 2 != 0,
         "zero_weight_odd_rows": i % 2 != 1,
     }.get(name)
@@ -186,9 +193,7 @@ def periodic_optimum(name):
     """The optimal J of a periodic case, by LogisticRegression (lbfgs)."""
     X, y, sample_weight, class_weight = periodic_case(name)
     s = total_weights(y, sample_weight, class_weight)
-    lr = LogisticRegression(
-        C=1 / (PERIODIC_ALPHA * s.sum()), tol=1e-10, max_iter=10_000
-    )
+    lr = LogisticRegression(C=1 / (PERIODIC_ALPHA * s.sum()), tol=1e-8, max_iter=10_000)
     with threadpool_limits(1):
         lr.fit(X, y, sample_weight=s)
     return objective(lr.coef_, lr.intercept_, X, y, PERIODIC_ALPHA, s)
@@ -207,6 +212,7 @@ def periodic_fit(name, permutation_seed=None, random_state=0):
     clf = SoftmaxGDClassifier(
         alpha=PERIODIC_ALPHA,
         tol=PERIODIC_TOL,
+        max_iter=PERIODIC_MAX_ITER,
         class_weight=class_weight,
         random_state=random_state,
     )
@@ -245,14 +251,17 @@ def test_periodic_rows_fit_is_deterministic(case):
     fits = []
     for _ in range(2):
         clf = SoftmaxGDClassifier(
-            alpha=PERIODIC_ALPHA, class_weight=class_weight, random_state=3
+            alpha=PERIODIC_ALPHA,
+            class_weight=class_weight,
+            max_iter=PERIODIC_MAX_ITER,
+            random_state=3,
         )
         fit_recording(clf, X, y, sample_weight=sample_weight)
         fits.append(clf)
     assert_array_equal(fits[0].coef_, fits[1].coef_)
     assert_array_equal(fits[0].intercept_, fits[1].intercept_)
     assert fits[0].n_iter_ == fits[1].n_iter_
-    assert fits[0].loss_curve_ == fits[1].loss_curve_
+    assert_array_equal(fits[0].loss_curve_, fits[1].loss_curve_)
 
 
 # ============================================================================
