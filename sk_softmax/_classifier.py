@@ -4,12 +4,10 @@ weights, validation split, objective) -> ``_fitting.full_batch``
 (``_solvers.py``) or ``_fitting.stochastic`` (``_sgd.py``), both run by
 ``_solvers.drive`` and reported by a ``_monitor.FitMonitor`` -> ``_store``."""
 
-import warnings
 from numbers import Integral, Real
 
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.callback import CallbackSupportMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.utils._array_api import get_namespace
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -375,7 +373,7 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         if self.early_stopping and not fit.incremental and plateau.best_P is not None:
             P = plateau.best_P  # the best epoch's model, not the last one's
         check_finite(P, fit.xp)
-        self._warn_short_of_convergence(result.status, fit)
+        _fitting.warn_short_of_convergence(self, result, fit)
         attributes = self._fitted_attributes(fit.classes, fit.objective.split(P))
         for name, value in attributes.items():
             setattr(self, name, value)
@@ -395,25 +393,6 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
                 "plateau": plateau.state(),
                 "iterate": result.last,
             }
-
-    def _warn_short_of_convergence(self, status, fit):
-        if status == "max_iter" and not fit.incremental:
-            warnings.warn(
-                f"Maximum number of iterations ({fit.max_iter}) reached before "
-                f"convergence (tol={self.tol}). Consider increasing max_iter, or "
-                "scaling the data (e.g. with StandardScaler): badly scaled "
-                "features slow every solver down.",
-                ConvergenceWarning,
-                stacklevel=4,
-            )
-        elif status == "precision":
-            warnings.warn(
-                f"The objective cannot be decreased further in {fit.X.dtype} "
-                f"arithmetic before reaching tol={self.tol}; the model is as "
-                "close to the optimum as the precision allows.",
-                ConvergenceWarning,
-                stacklevel=4,
-            )
 
     # ------------------------------------------- parameters <-> attributes
 

@@ -6,10 +6,12 @@ the objective and its start point); the ``optimizer`` (step schedule and
 plateau policy); then the ``full_batch`` or ``stochastic`` run."""
 
 import math
+import warnings
 from numbers import Real
 from types import SimpleNamespace
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.utils import check_random_state, compute_class_weight
 from sklearn.utils._array_api import get_namespace
@@ -366,7 +368,7 @@ def stochastic(estimator, fit, schedule, monitor):
         rng=fit.rng,
     )
     reference = max(0.0, np.log(fit.classes.shape[0]))
-    return drive(
+    result = drive(
         iterations,
         P,
         max_iter=fit.max_iter,
@@ -374,3 +376,57 @@ def stochastic(estimator, fit, schedule, monitor):
         report=monitor,
         reference=reference,
     )
+    if monitor.plateau_stopped and fit.validation is None:
+        ratio = _stalled(fit.objective, result.P)
+        if ratio > STALLED:
+            result.status, result.stalled = "stalled", ratio
+    return result
+
+
+def warn_short_of_convergence(estimator, result, fit):
+    """A ConvergenceWarning for a fit that stopped short of the optimum."""
+    status = result.status
+    if status == "max_iter" and not fit.incremental:
+        warnings.warn(
+            f"Maximum number of iterations ({fit.max_iter}) reached before "
+            f"convergence (tol={estimator.tol}). Consider increasing max_iter, or "
+            "scaling the data (e.g. with StandardScaler): badly scaled "
+            "features slow every solver down.",
+            ConvergenceWarning,
+            stacklevel=5,
+        )
+    elif status == "precision":
+        warnings.warn(
+            f"The objective cannot be decreased further in {fit.X.dtype} "
+            f"arithmetic before reaching tol={estimator.tol}; the model is as "
+            "close to the optimum as the precision allows.",
+            ConvergenceWarning,
+            stacklevel=5,
+        )
+    elif status == "stalled":
+        warnings.warn(
+            "The mini-batch fit stopped on a plateau of the training loss with "
+            f"its gradient still at {result.stalled:.2g} of its value at the "
+            "null model: far from the optimum. Features of very different "
+            "scales cause this: standardize them (e.g. with StandardScaler), or "
+            "use the full-batch solvers (batch_size=None).",
+            ConvergenceWarning,
+            stacklevel=5,
+        )
+
+
+#: A mini-batch fit stopped by its plateau policy whose scaled gradient is
+#: above this share of its value at the null model is far from the optimum
+#: (measured: below 0.18 for fits on standardized or raw iris, digits, wine
+#: and breast_cancer that reach the optimum's accuracy, 0.35 to 0.85 for
+#: those with one column scaled by 1e4 or raw wine, which do not).
+STALLED = 0.25
+
+
+def _stalled(objective, P):
+    """The scaled gradient at ``P`` relative to that at the null model (two
+    passes over the data)."""
+    zeros = objective.zeros()
+    at_zero = objective.optimality(zeros, objective.smooth_value_and_gradient(zeros)[1])
+    at_P = objective.optimality(P, objective.smooth_value_and_gradient(P)[1])
+    return at_P / at_zero if at_zero > 0 else 0.0

@@ -48,6 +48,7 @@ class FitMonitor:
         self.reconstruct = reconstruct
         self.verbose, self.plateau, self.validation = verbose, plateau, validation
         self.loss_curve, self.validation_scores = [], []
+        self.plateau_stopped = False  # whether the plateau policy stopped the fit
         self.start = time.perf_counter()
 
     def __call__(self, iteration, state):
@@ -62,6 +63,7 @@ class FitMonitor:
             score = -state.value
         if self.plateau is not None:
             stop, note = self.plateau.update(score, state.P)
+            self.plateau_stopped = stop
             message += note
         if state.optimality is not None:
             message += f", optimality = {state.optimality:.3e}"

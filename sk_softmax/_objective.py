@@ -121,10 +121,13 @@ class SoftmaxObjective:
         return self.penalty.nonsmooth_value(self.split(P)[0])
 
     def prox(self, P, step):
-        """Proximal step of ``step * g`` on ``P`` (the intercepts are untouched)."""
+        """Proximal step of ``step * g`` on ``P`` (the intercepts are
+        untouched); ``step`` a number, or one per column of ``P``."""
         if self.is_smooth:
             return P
         W, b = self.split(P)
+        if getattr(step, "ndim", 0):
+            step = step[: self.n_features]
         return self.join(self.penalty.prox(W, step), b)
 
     # ------------------------------------------------------------ curvature

@@ -78,20 +78,22 @@ class NesterovMomentum:
     softmax regression.
     """
 
-    def __init__(self, xp):
+    def __init__(self, xp, metric=None):
         self.xp = xp
+        self.metric = 1.0 if metric is None else metric
         self.t = 1.0
 
     def extrapolate(self, P_new, P_old, Y_old):
         """Next extrapolation point from the new iterate and the previous one.
 
         ``Y_old`` is the point where the last gradient step started: when
-        ``<Y_old - P_new, P_new - P_old> > 0`` the step went against the momentum
-        and the sequence restarts.
+        ``<Y_old - P_new, P_new - P_old> > 0`` (in the ``metric`` of the
+        steps, a positive diagonal broadcasting against the parameters) the
+        step went against the momentum and the sequence restarts.
         """
         xp = self.xp
         step = P_new - P_old
-        if _dot(Y_old - P_new, step, xp) > 0:
+        if _dot(Y_old - P_new, step * self.metric, xp) > 0:
             self.t = 1.0
             return P_new
         t_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * self.t * self.t))

@@ -55,12 +55,14 @@ class SolverResult:
     one of "converged", "max_iter", "stopped" (by ``report``) or "precision"
     (no step decreases the objective in floating point before the threshold
     is met), and for mini-batch fits ``last``, the last iterate, from which
-    ``partial_fit`` continues."""
+    ``partial_fit`` continues; a mini-batch fit stopped far from the optimum
+    is "stalled", its relative gradient in ``stalled``."""
 
     P: Any
     n_iter: int
     status: str
     last: Any = None
+    stalled: float = 0.0
 
 
 #: An objective above this multiple of its reference value (that of the start
@@ -152,7 +154,7 @@ def minimize(objective, P, *, method, max_iter, tol, scale, report, seed=0, **op
     threshold = max(tol * (opt if scale is None else scale), objective.rounding_level())
     if opt <= threshold:  # a start point already optimal (scale is rounding noise)
         return SolverResult(P, 0, "converged")
-    if method in ("lbfgs", "newton-cg"):
+    if method != "gd":
         options["seed"] = seed
     iterations = SOLVERS[method](objective, P, f, g, threshold, **options)
     start = f + objective.nonsmooth_value(P)
@@ -187,38 +189,51 @@ def gradient_descent(objective, P, f, g, threshold, *, learning_rate):
         yield Iteration(P, J, objective.optimality(P, g), learning_rate)
 
 
-def accelerated_gradient(objective, P, f, g, threshold):
+def accelerated_gradient(objective, P, f, g, threshold, *, seed):
     """FISTA: proximal gradient with Nesterov momentum, adaptive restart and a
-    backtracking step size ``1 / L`` (no learning rate to choose).
+    backtracking step size (no learning rate to choose), in the metric of
+    the per-feature curvature.
+
+    The step on column ``j`` of ``P`` is ``1 / (L M_j)``, with ``M`` the
+    per-feature curvature at the start point (``objective.feature_curvature``
+    on Newton-CG's Hessian sample; the L2 strength included) and ``L``
+    found by backtracking: proximal gradient in the metric ``||D||_M^2 =
+    sum_j M_j ||D[:, j]||^2``, which is FISTA itself after the change of
+    variables ``P -> P sqrt(M)``. Without it, one large column (a feature in
+    other units) or a large penalty sets a step far too short for every
+    other column and for the unpenalized intercepts, and the fit creeps.
+    The L1 part's proximal step thresholds each column by its own step.
 
     Each iteration costs one pass for the gradient at the extrapolated point
-    and one forward pass per trial of the step. ``L`` starts at the L2
-    strength (the smooth part's curvature is at least that), or 1. The
-    optimality is reported (None otherwise) only when the gradient mapping,
-    free but measured at the extrapolated point, says "converged"; it costs
-    one more pass there, near the end only.
+    and one forward pass per trial of the step. The optimality is reported
+    (None otherwise) only when the gradient mapping, free but measured at the
+    extrapolated point, says "converged"; it costs one more pass there.
     """
     xp = objective.xp
-    momentum = NesterovMomentum(xp)
-    lipschitz = BacktrackingLipschitz(L0=max(1.0, objective.penalty.l2))
+    sample = objective.on_sample(HESSIAN_FRACTION, HESSIAN_MIN_ROWS, seed)
+    M = sample.feature_curvature(P)
+    del sample
+    momentum = NesterovMomentum(xp, metric=M)
+    lipschitz = BacktrackingLipschitz()
     Y, f_Y, g_Y = P, f, g
     eps = _finfo_eps(P, xp)
     while True:
         lipschitz.relax()
         for _ in range(60):
-            step = 1.0 / lipschitz.L
+            step = 1.0 / (lipschitz.L * M)
             P_new = objective.prox(Y - step * g_Y, step)
             D = P_new - Y
             f_new = objective.smooth_value(P_new)
-            bound = f_Y + _dot(g_Y, D, xp) + 0.5 * lipschitz.L * _dot(D, D, xp)
+            bound = f_Y + _dot(g_Y, D, xp) + 0.5 * lipschitz.L * _dot(D, M * D, xp)
             if f_new <= bound + 16 * eps * abs(f_Y):
                 break
             lipschitz.reject()
         opt = None
-        if lipschitz.L * objective.scaled_max(D) <= threshold:
+        if objective.scaled_max(D / step) <= threshold:
             g_new = objective.smooth_value_and_gradient(P_new)[1]
             opt = objective.optimality(P_new, g_new)
-        yield Iteration(P_new, f_new + objective.nonsmooth_value(P_new), opt, step)
+        J = f_new + objective.nonsmooth_value(P_new)
+        yield Iteration(P_new, J, opt, 1.0 / lipschitz.L)
         Y_next = momentum.extrapolate(P_new, P, Y)
         P, Y = P_new, Y_next
         f_Y, g_Y = objective.smooth_value_and_gradient(Y)
