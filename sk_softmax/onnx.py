@@ -25,8 +25,8 @@ as one-vs-rest logistic regression would).
 Options: ``zipmap`` (``True``, the default, gives the probabilities as a list
 of ``{label: probability}`` dictionaries; ``False`` as a tensor of shape
 ``(n_samples, n_classes)``; ``"columns"`` as one output per class).
-``nocl=True`` outputs class indices instead of the labels.
-Labels may be integers (exported as int64) or strings.
+``nocl=True`` outputs class indices instead of the labels. Labels may be
+integers (exported as int64; booleans as 0 and 1) or strings.
 """
 
 import numpy as np
