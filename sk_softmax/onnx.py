@@ -18,9 +18,9 @@ The graph computes what ``predict`` and ``predict_proba`` compute. With
 probabilities ``softmax(Z)`` and the label ``classes_[argmax(Z)]``. With two
 classes ``coef_`` has one row and the decision is ``z = X @ coef_.T +
 intercept_``; the probabilities are ``[1 - sigmoid(z), sigmoid(z)]``, computed
-as the softmax of ``[-z / 2, z / 2]`` (scikit-learn's generic linear-classifier
-converter would give ``sigmoid(2 z)`` here, since it reads a one-row ``coef_``
-as one-vs-rest logistic regression would).
+as the softmax of ``[-z / 2, z / 2]``. (skl2onnx's generic linear-classifier
+converter, registered for this class, gives ``sigmoid(2 z)``: it takes the
+softmax of ``[-z, z]``; checked with skl2onnx 1.20.)
 
 Options: ``zipmap`` (``True``, the default, gives the probabilities as a list
 of ``{label: probability}`` dictionaries; ``False`` as a tensor of shape

@@ -65,8 +65,8 @@ def test_binary_probabilities_are_one_minus_sigmoid_and_sigmoid(zipmap):
     z = clf.decision_function(X).astype(np.float64)
     np.testing.assert_allclose(proba[:, 1], expit(z), atol=ATOL)
     np.testing.assert_allclose(proba[:, 0], 1 - expit(z), atol=ATOL)
-    # The data are noisy enough that sigmoid(2 z), the generic linear
-    # converter's reading of a one-row coef_, would be caught.
+    # The data are noisy enough that sigmoid(2 z), what skl2onnx's generic
+    # linear-classifier converter gives for a one-row coef_, would be caught.
     assert np.abs(expit(2 * z) - expit(z)).max() > 100 * ATOL
 
 
