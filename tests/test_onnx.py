@@ -1,6 +1,9 @@
 """ONNX export (sk_softmax.onnx): onnxruntime must give predict's labels and
 predict_proba's probabilities, in float32, for binary and multiclass models."""
 
+import subprocess
+import sys
+
 import numpy as np
 import onnxruntime as rt
 import pytest
@@ -142,3 +145,15 @@ def test_integer_valued_float_labels_are_exported_as_int64():
     assert clf.classes_.dtype.kind == "f"
     labels, _ = _check(clf, X, zipmap=False)
     assert labels.dtype == np.int64
+
+
+def test_import_sk_softmax_does_not_import_skl2onnx():
+    # The ONNX dependencies are an optional extra: only ``import
+    # sk_softmax.onnx`` may load them (a fresh interpreter, since this test
+    # module has imported them already).
+    code = (
+        "import sys, sk_softmax; "
+        "assert 'skl2onnx' not in sys.modules and 'onnx' not in sys.modules; "
+        "import sk_softmax.onnx; assert 'skl2onnx' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
