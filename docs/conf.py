@@ -37,16 +37,10 @@ extensions = [
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-# docs/derivation.md is read as Markdown in the repository (the user guide
-# names it by path). Excluded so that its arrival cannot break the -W build
-# ("document isn't included in any toctree"); to publish it on the site, drop
-# it from here and add "derivation" to index.rst's toctree ($...$ math works:
-# myst's dollarmath is on).
 exclude_patterns = [
     "_build",
     "auto_examples/*.ipynb",
     "auto_examples/*.py",
-    "derivation.md",
 ]
 myst_enable_extensions = ["dollarmath"]
 templates_path = []
