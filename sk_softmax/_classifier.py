@@ -85,9 +85,10 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         ``learning_rate="auto"``. All of them use the hand-derived gradients.
 
         - "newton-cg": truncated Newton. Conjugate gradients solve for the
-          Newton step with hand-derived Hessian-vector products, taken on
-          every k-th sample (about a tenth of them, at least 2000), so that
-          each costs a fraction of a pass over the data; the gradient and a
+          Newton step with hand-derived Hessian-vector products, taken on a
+          random sample of the rows with positive weight, stratified by class
+          (about a tenth of them, at least 2000), so that each costs a
+          fraction of a pass over the data; the gradient and a
           backtracking line search use all the data. The conjugate gradients
           divide each feature's step by its curvature (a diagonal
           preconditioner), which sparse data with rare features need. Smooth
@@ -96,12 +97,10 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
           inverse Hessian scaled feature by feature by the curvature at the
           start. Smooth penalty only.
         - "fista": accelerated proximal gradient with adaptive restart and a
-          backtracking step size; any ``l1_ratio``.
-        - "auto": "newton-cg" for a smooth penalty, "fista" otherwise: the
-          fastest to the optimum on the problems of
-          ``benchmarks/bench_all.py`` (dense and sparse). On a few thousand
-          rows, where a Hessian product costs a full pass, "lbfgs" reaches
-          a rough fit sooner, Newton-CG a tight one.
+          backtracking step size per feature, from its curvature; any
+          ``l1_ratio``.
+        - "auto": "newton-cg" for a smooth penalty, "fista" otherwise (see
+          ``benchmarks/README.md`` for how they compare).
 
     power_t : float, default=0.5
         Exponent of the "invscaling" schedule.
@@ -112,8 +111,10 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
 
     tol : float, default=1e-4
         Full batch: stop when the largest entry of the (minimal-norm sub)gradient
-        of ``J`` falls below ``tol`` times its value at ``W = 0, b = 0``, a
-        scale-free criterion. Mini-batch, or with early stopping: the least
+        of ``J``, each feature's entries divided by the feature's root mean
+        square, falls below ``tol`` times its value at ``W = 0, b = 0``: a
+        criterion that does not change when the data or any column is
+        rescaled. Mini-batch, or with early stopping: the least
         improvement of the training loss (in nats) or of the validation score
         that counts, as in :class:`~sklearn.neural_network.MLPClassifier`.
 
@@ -148,9 +149,10 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         score, optimality, step size and elapsed time.
 
     random_state : int, RandomState instance or None, default=None
-        Seeds the shuffling, the validation split and the step-size estimate;
-        an int gives bitwise identical models. The full-batch solvers are
-        deterministic.
+        Seeds the shuffling, the validation split, the step-size estimate and
+        the random rows of Newton-CG's Hessian sample (a fixed seed when
+        None, so that full-batch fits are deterministic); an int gives
+        bitwise identical models.
 
     Attributes
     ----------
@@ -183,6 +185,15 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
 
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during ``fit``, if ``X`` has string feature names.
+
+    Notes
+    -----
+    A fit returns a model near the optimum, warns, or raises (leaving the
+    previous model intact): a diverging step raises a ``ValueError`` naming
+    the iteration; the full-batch stopping test weighs every feature by its
+    scale; Newton-CG's Hessian sample is random rows with positive weight,
+    stratified by class; ``class_weight`` values must be finite and
+    non-negative. See the user guide's section on unusual input.
 
     See Also
     --------
