@@ -1,4 +1,4 @@
-"""The objective J of DESIGN.md computed from scratch with numpy/scipy, as an
+"""The objective J (docs/derivation.md) computed from scratch with numpy/scipy, as an
 independent reference for the tests (nothing here comes from sk_softmax)."""
 
 import numpy as np

@@ -2,7 +2,7 @@
 input, the constant-step update, convergence reporting, warm starts, the
 elastic-net penalty, input validation and atomic (fail-safe) fitting.
 
-Expected values are computed here from DESIGN.md's formulas with numpy/scipy,
+Expected values are computed here from docs/derivation.md's formulas with numpy/scipy,
 never copied from the estimator's output.
 """
 
@@ -693,7 +693,7 @@ def test_elastic_net_matches_saga_multiclass(C, l1_ratio):
 def test_elastic_net_matches_saga_binary():
     """K = 2 with W = [-w/2, w/2]: ||W||_F^2 = ||w||^2 / 2 but ||W||_1 = ||w||_1,
     so LogisticRegression(C, l1_ratio=rho) is alpha = (2 - rho) / (C n) with
-    l1_ratio = rho / (2 - rho) (rho = 0 gives DESIGN.md's 2 / (C n))."""
+    l1_ratio = rho / (2 - rho) (rho = 0 gives the 2 / (C n) of docs/derivation.md)."""
     X, y = data("breast_cancer")
     C, rho = 0.1, 0.5
     alpha, l1_ratio = (2 - rho) / (C * len(y)), rho / (2 - rho)

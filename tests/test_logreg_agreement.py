@@ -1,6 +1,6 @@
 """SoftmaxGDClassifier reaches scikit-learn's LogisticRegression optimum.
 
-DESIGN.md §1: with an L2 penalty, ``alpha = 1 / (C * sum_i s_i)`` for K > 2 and
+docs/derivation.md, 3.6: with an L2 penalty, ``alpha = 1 / (C * sum_i s_i)`` for K > 2 and
 ``alpha = 2 / (C * sum_i s_i)`` for K = 2 give the optimum of
 ``LogisticRegression(C)``. The objective ``J`` is recomputed here from the
 fitted ``coef_`` / ``intercept_`` with scipy's ``log_softmax``, independently of
@@ -46,7 +46,7 @@ def standardized(name):
 
 
 def alpha_for(C, s, n_classes):
-    """DESIGN.md's mapping from LogisticRegression's C to alpha."""
+    """The mapping (docs/derivation.md) from LogisticRegression's C to alpha."""
     return (2.0 if n_classes == 2 else 1.0) / (C * np.sum(s))
 
 

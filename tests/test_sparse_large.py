@@ -34,7 +34,7 @@ def test_fit_200k_by_100k_csr_without_densifying():
     finally:
         tracemalloc.stop()
     n, K, d = X.shape[0], 3, X.shape[1]
-    # Memory is O(n K + K d) (DESIGN.md): a few (n, K) temporaries and the
+    # Memory is O(n K + K d): a few (n, K) temporaries and the
     # L-BFGS memory of 10 pairs of (K, d + 1) arrays; nothing of size n d.
     nK_bytes, P_bytes = n * K * 8, K * (d + 1) * 8
     assert peak < 16 * nK_bytes + 32 * P_bytes, (peak, nK_bytes, P_bytes)
