@@ -101,8 +101,7 @@ def class_weights(class_weight, classes, y, y_index, sample_weight, *, increment
             "balanced", classes=classes, y=y, sample_weight=sample_weight
         )
     for label, value in class_weight.items():
-        valid = isinstance(value, Real) and not isinstance(value, bool)
-        if not (valid and math.isfinite(value) and value >= 0):
+        if not (isinstance(value, Real) and math.isfinite(value) and value >= 0):
             raise ValueError(
                 f"class_weight must map each class to a finite non-negative "
                 f"number; got {value!r} for class {label!r}."

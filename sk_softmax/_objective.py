@@ -267,10 +267,18 @@ class SoftmaxObjective:
         """The weighted root mean square of each column of ``X`` (1 for the
         intercepts and for columns that are zero), and the rounding level of
         the scaled gradient: the units of ``optimality``. One pass over
-        ``X``, on the first call only."""
+        ``X``, on the first call only. Raises a ``ValueError`` if the squares
+        overflow: neither the scales nor the curvature can be computed."""
         if self._scales is None:
             xp = self.xp
-            mean_abs, mean_sq = self.data.map_sum(_loss.column_moments)
+            with np.errstate(over="ignore", invalid="ignore"):
+                mean_abs, mean_sq = self.data.map_sum(_loss.column_moments)
+            if not bool(xp.all(xp.isfinite(mean_sq))):
+                raise ValueError(
+                    "The squares of the features overflow "
+                    f"{self.data.dtype} arithmetic: the data are too large to "
+                    "fit. Scale them (e.g. with StandardScaler)."
+                )
             rms = xp.sqrt(mean_sq)
             ratio = xp.where(rms > 0, mean_abs / xp.where(rms > 0, rms, 1.0), 0.0)
             rms = xp.where(rms > 0, rms, 1.0)

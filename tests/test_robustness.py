@@ -858,3 +858,32 @@ def test_hostile_fit_raises_cleanly_or_is_finite(fit, container, hostile):
             assert_same_state(before, fitted_state(clf))
             return
     assert_finite_model(clf)
+
+
+# ---------------------------------------- features whose squares overflow
+
+
+@pytest.mark.parametrize(
+    "dtype, scale", [(np.float32, 1e20), (np.float32, 1e30), (np.float64, 1e200)]
+)
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"solver": "lbfgs"}, {"solver": "fista"}, {"learning_rate": 0.1}],
+    ids=["auto", "lbfgs", "fista", "float_step"],
+)
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+def test_features_whose_squares_overflow_raise(dtype, scale, params, fmt):
+    """Features so large that their squares overflow the dtype leave no
+    curvature or scale to compute: the fit refuses them, saying to scale,
+    instead of stopping at once at the null model (accuracy 1/3) under an
+    overflow RuntimeWarning. The previous model stays."""
+    X, y = data("iris")
+    X = (X * scale).astype(dtype)
+    X = sp.csr_array(X) if fmt == "csr" else X
+    clf = SoftmaxGDClassifier().fit(*data("iris")).set_params(**params)
+    before = fitted_state(clf)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match="(?i)overflow.*scal"):
+            clf.fit(X, y)
+    assert_same_state(before, fitted_state(clf))
