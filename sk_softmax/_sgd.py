@@ -152,13 +152,18 @@ def stochastic_gradient(objective, P, *, schedule, batch_size, rows, shuffle, rn
     lazy = objective.data.sparse and objective.is_smooth
     iterates = (_LazySparseIterates if lazy else _Iterates)(objective, P)
     n = rows.shape[0]
+    # The epoch's row order, drawn on the host, goes to X's device once per
+    # epoch (a host-to-device copy; numpy: the array itself).
+    to_device = getattr(objective.data, "asarray", None)
     while True:
         order = rows[rng.permutation(n)] if shuffle else rows
+        if to_device is not None and not lazy:
+            order = to_device(order)
         eta = schedule.eta
         value = 0.0
         iterates.begin_epoch()
         for start in range(0, n, batch_size):
-            batch_rows = order[start : start + batch_size]
+            batch_rows = order[start : min(start + batch_size, n)]
             value += iterates.step(batch_rows, n, eta) * (batch_rows.shape[0] / n)
         P_avg = iterates.average()
         schedule.end_epoch()
