@@ -247,3 +247,16 @@ def test_transfer_counter_counts(monkeypatch):
     a.to_device(xp.Device("CPU_DEVICE"))
     xp.asarray(a, device=xp.Device("CPU_DEVICE"))
     assert counter.counts == {"to_device": 1, "__dlpack__": 0, "asarray": 1}
+
+
+def test_readme_gpu_example_runs(capsys):
+    """The example of README.md's "On a GPU" section runs as written (on
+    torch's CPU here, on CUDA where there is one)."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## On a GPU", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md (On a GPU)", "exec"), {})
+    score, device, dtype = capsys.readouterr().out.split()
+    assert float(score) > 0.5 and dtype == "torch.float32"
