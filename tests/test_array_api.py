@@ -179,7 +179,7 @@ TRANSFER_MODES = {
     "newton-cg": {"tol": 0.0, "alpha": 1e-8},
     "float learning_rate": {"learning_rate": 0.1},
     "mini-batch": {
-        "batch_size": 100,
+        "batch_size": 400,
         "random_state": 0,
         "tol": 0.0,
         "n_iter_no_change": 1000,
@@ -217,7 +217,7 @@ class TransferCounter:
 def count_transfers(params, max_iter, monkeypatch):
     xp = array_api_strict
     device = xp.Device("device1")
-    X, y = _data("float64", n=3000, d=20, n_classes=4)
+    X, y = _data("float64", n=2400, d=10, n_classes=3)
     X_xp, y_xp = _to(xp, device, X, y)
     clf = SoftmaxGDClassifier(max_iter=max_iter, **params)
     with monkeypatch.context() as patch:
