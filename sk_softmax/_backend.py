@@ -29,7 +29,6 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas
 from sklearn.utils._array_api import _is_numpy_namespace
-from sklearn.utils._array_api import device as array_device
 
 # ---------------------------------------------------------------- vectors
 
@@ -99,7 +98,7 @@ def subtract_at_labels(G_t, y, w, xp):
     if isinstance(G_t, np.ndarray):
         G_t[y, np.arange(G_t.shape[1])] -= w
     else:
-        classes = xp.arange(G_t.shape[0], device=array_device(G_t))
+        classes = xp.arange(G_t.shape[0], device=getattr(G_t, "device", None))
         mask = classes[:, None] == y[None, :]
         G_t -= xp.astype(mask, G_t.dtype) * w
 
@@ -152,7 +151,7 @@ class ArrayBackend:
         self.n_rows, self.n_features = X.shape
         self.dtype = X.dtype
         self.sparse = sp.issparse(X)
-        self.device = array_device(w)
+        self.device = getattr(w, "device", None)
         self.numpy = _is_numpy_namespace(xp)
 
     def asarray(self, a, dtype=None):
