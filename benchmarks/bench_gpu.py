@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench_gpu.py            # 200k x 200 and 2M x 200
     python benchmarks/bench_gpu.py --small    # 20k x 200 and 200k x 200
-    python benchmarks/bench_gpu.py --device cpu
+    python benchmarks/bench_gpu.py --device cpu --threads 1
 
 The device is CUDA when torch sees one, the CPU otherwise (``--device``
 overrides): the same script measures torch on the CPU where no GPU is
@@ -46,6 +46,7 @@ import torch
 from scipy.special import logsumexp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
 
 from sk_softmax import SoftmaxGDClassifier
 from sk_softmax._objective import SoftmaxObjective
@@ -233,7 +234,13 @@ def main(argv=None):
     parser.add_argument(
         "--sizes", type=int, nargs="+", help="rows before the 80/20 split"
     )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads (torch, BLAS)"
+    )
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        threadpool_limits(args.threads)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     sizes = (25_000, 250_000) if args.small else (250_000, 2_500_000)
     sizes = args.sizes or sizes
