@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 from sklearn.model_selection import StratifiedShuffleSplit
+from sklearn.model_selection._split import _validate_shuffle_split
 from sklearn.utils import check_random_state, compute_class_weight
 from sklearn.utils._array_api import (
     _is_numpy_namespace,
@@ -19,6 +20,7 @@ from sklearn.utils._array_api import (
     move_to,
 )
 from sklearn.utils._array_api import device as array_device
+from sklearn.utils.extmath import _approximate_mode
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
@@ -183,19 +185,52 @@ def _divided_by_max(a, xp):
     return a / largest if largest > 0 else a
 
 
-def validation_split(y_index, fraction, rng):
+def validation_split(y_index, fraction, rng, xp):
     """Stratified ``(train_rows, validation_rows)`` for early stopping, the
-    training rows sorted: numpy arrays, drawn on the host from the label
-    indices (copied there once, as numpy, from a device), so that they are
-    the same whatever the namespace of ``X``."""
-    y_host = move_to(y_index, xp=np, device="cpu")
+    training rows sorted: scikit-learn's ``StratifiedShuffleSplit`` on
+    numpy; on another namespace the same rows (for the same ``rng``), drawn
+    on the labels' device (``_split_on_device``)."""
+    if not _is_numpy_namespace(xp):
+        split = _split_on_device(y_index, fraction, rng, xp)
+        if split is not None:
+            return split
+        y_index = move_to(y_index, xp=np, device="cpu")  # for its errors
     train_rows, val_rows = next(
         StratifiedShuffleSplit(test_size=fraction, random_state=rng).split(
-            np.zeros((y_host.shape[0], 1)), y_host
+            np.zeros((y_index.shape[0], 1)), y_index
         )
     )
     train_rows.sort()
     return train_rows, val_rows
+
+
+def _split_on_device(y_index, fraction, rng, xp):
+    """``StratifiedShuffleSplit``'s draw (its ``_iter_indices``) with the
+    rows on the device of ``y_index``: only the class counts come to the
+    host, and the random permutations, drawn there, go to the device.
+    None where scikit-learn raises (a class of one sample, fewer rows than
+    classes on a side)."""
+    device = getattr(y_index, "device", None)
+    n_train, n_test = _validate_shuffle_split(y_index.shape[0], fraction, None)
+    n_classes = int(xp.max(y_index)) + 1
+    counts = np.array([int(xp.count_nonzero(y_index == k)) for k in range(n_classes)])
+    if counts.min() < 2 or min(n_train, n_test) < n_classes:
+        return None
+    n_i = _approximate_mode(counts, n_train, rng)
+    t_i = _approximate_mode(counts - n_i, n_test, rng)
+    by_class = xp.argsort(y_index, stable=True)
+    starts = np.cumsum(counts) - counts
+    train, test = [], []
+    for k in range(n_classes):
+        permutation = xp.asarray(rng.permutation(counts[k]), device=device)
+        rows_k = by_class[int(starts[k]) : int(starts[k] + counts[k])]
+        rows_k = xp.take(rows_k, permutation, axis=0)
+        train.append(rows_k[: int(n_i[k])])
+        test.append(rows_k[int(n_i[k]) : int(n_i[k] + t_i[k])])
+    train, test = xp.concat(train), xp.concat(test)
+    train = xp.take(train, xp.asarray(rng.permutation(n_train), device=device))
+    test = xp.take(test, xp.asarray(rng.permutation(n_test), device=device))
+    return xp.sort(train), test
 
 
 def prepare(estimator, X, y, sample_weight, classes, incremental):
@@ -203,8 +238,7 @@ def prepare(estimator, X, y, sample_weight, classes, incremental):
     the validation rows, and build the objective and the start point.
 
     Everything is computed in the namespace of ``X`` and on its device
-    (array API dispatch), but for the labels when they are strings, and
-    the validation split, drawn on the host."""
+    (array API dispatch), but for string labels, which stay in numpy."""
     continuing = hasattr(estimator, "coef_") and (incremental or estimator.warm_start)
     xp, is_array_api, device = get_namespace_and_device(X)
     X, y = _validate(estimator, X, y, xp, is_array_api, incremental, continuing)
@@ -234,11 +268,11 @@ def prepare(estimator, X, y, sample_weight, classes, incremental):
     train_rows, validation = np.arange(X.shape[0]), None
     if estimator.early_stopping and not incremental:
         train_rows, val_rows = validation_split(
-            y_index, estimator.validation_fraction, rng
+            y_index, estimator.validation_fraction, rng, xp
         )
         validation = _validation_set(estimator, X, y_index, weights, val_rows, xp)
         # The validation rows leave the objective by a zero weight, X stays.
-        s = s * _host_mask(train_rows, X.shape[0], s.dtype, xp, device)
+        s = s * _rows_mask(train_rows, X.shape[0], s.dtype, xp, device)
         s = normalized_weights(s, None, y_index, xp)
     return _fit_namespace(
         estimator,
@@ -321,12 +355,18 @@ def _validation_set(estimator, X, y_index, weights, rows, xp):
     return ValidationSet(data, estimator.fit_intercept)
 
 
-def _host_mask(rows, n, dtype, xp, device):
-    """1 on ``rows`` (a numpy index array), 0 elsewhere: an array of ``n``
-    entries of ``dtype``, built on the host and copied to ``device``."""
-    mask = np.zeros(n, dtype=bool)
-    mask[rows] = True
-    return xp.asarray(mask, dtype=dtype, device=device)
+def _rows_mask(rows, n, dtype, xp, device):
+    """1 on the sorted ``rows``, 0 elsewhere: an array of ``n`` entries of
+    ``dtype`` on ``device``. Rows on the host (numpy) are scattered there
+    and copied; rows on a device are looked up there (the standard has no
+    scatter)."""
+    if isinstance(rows, np.ndarray):
+        mask = np.zeros(n, dtype=bool)
+        mask[rows] = True
+        return xp.asarray(mask, dtype=dtype, device=device)
+    every_row = xp.arange(n, dtype=rows.dtype, device=device)
+    found = xp.clip(xp.searchsorted(rows, every_row), max=rows.shape[0] - 1)
+    return xp.astype(xp.take(rows, found, axis=0) == every_row, dtype)
 
 
 def optimizer(estimator, fit):

@@ -155,10 +155,16 @@ def stochastic_gradient(objective, P, *, schedule, batch_size, rows, shuffle, rn
     # The epoch's row order, drawn on the host, goes to X's device once per
     # epoch (a host-to-device copy; numpy: the array itself).
     to_device = getattr(objective.data, "asarray", None)
+    xp = objective.xp
     while True:
-        order = rows[rng.permutation(n)] if shuffle else rows
-        if to_device is not None and not lazy:
-            order = to_device(order)
+        if not isinstance(rows, np.ndarray):  # rows on the device (early stopping)
+            order = rows
+            if shuffle:
+                order = xp.take(rows, to_device(rng.permutation(n)), axis=0)
+        else:
+            order = rows[rng.permutation(n)] if shuffle else rows
+            if to_device is not None and not lazy:
+                order = to_device(order)
         eta = schedule.eta
         value = 0.0
         iterates.begin_epoch()

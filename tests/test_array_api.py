@@ -120,6 +120,12 @@ MODES = {
     "fista": {"solver": "fista", "l1_ratio": 0.5},
     "float learning_rate": {"learning_rate": 0.5, "max_iter": 20},
     "mini-batch": {"batch_size": 64, "random_state": 0, "max_iter": 8},
+    "early stopping": {
+        "early_stopping": True,
+        "batch_size": 64,
+        "random_state": 0,
+        "max_iter": 8,
+    },
 }
 
 
@@ -146,6 +152,10 @@ def test_fit_matches_numpy(combination, mode):
         )
     np.testing.assert_array_equal(_numpy(fitted.classes_), expected.classes_)
     assert fitted.n_iter_ == expected.n_iter_
+    if clf.early_stopping:  # the same validation rows, drawn on the device
+        np.testing.assert_allclose(
+            fitted.validation_scores_, expected.validation_scores_, atol=tol
+        )
 
 
 @pytest.mark.parametrize("combination", COMBINATIONS, ids=ids)
@@ -185,6 +195,13 @@ TRANSFER_MODES = {
     "newton-cg": {"tol": 0.0, "alpha": 1e-8},
     "float learning_rate": {"learning_rate": 0.1},
     "mini-batch": {
+        "batch_size": 400,
+        "random_state": 0,
+        "tol": 0.0,
+        "n_iter_no_change": 1000,
+    },
+    "early stopping": {
+        "early_stopping": True,
         "batch_size": 400,
         "random_state": 0,
         "tol": 0.0,
