@@ -152,19 +152,8 @@ def stochastic_gradient(objective, P, *, schedule, batch_size, rows, shuffle, rn
     lazy = objective.data.sparse and objective.is_smooth
     iterates = (_LazySparseIterates if lazy else _Iterates)(objective, P)
     n = rows.shape[0]
-    # The epoch's row order, drawn on the host, goes to X's device once per
-    # epoch (a host-to-device copy; numpy: the array itself).
-    to_device = getattr(objective.data, "asarray", None)
-    xp = objective.xp
     while True:
-        if not isinstance(rows, np.ndarray):  # rows on the device (early stopping)
-            order = rows
-            if shuffle:
-                order = xp.take(rows, to_device(rng.permutation(n)), axis=0)
-        else:
-            order = rows[rng.permutation(n)] if shuffle else rows
-            if to_device is not None and not lazy:
-                order = to_device(order)
+        order = _epoch_order(objective, rows, shuffle, rng, lazy)
         eta = schedule.eta
         value = 0.0
         iterates.begin_epoch()
@@ -174,3 +163,19 @@ def stochastic_gradient(objective, P, *, schedule, batch_size, rows, shuffle, rn
         P_avg = iterates.average()
         schedule.end_epoch()
         yield Iteration(P_avg, value, None, eta, last=iterates.last)
+
+
+def _epoch_order(objective, rows, shuffle, rng, lazy):
+    """The epoch's order of ``rows``, drawn on the host (a permutation of
+    numpy's ``rng``) and copied to ``X``'s device once per epoch: a
+    host-to-device copy; on numpy, and for the lazy sparse iterates, the
+    rows stay numpy. ``rows`` already on the device (early stopping's
+    training rows) are permuted there."""
+    n = rows.shape[0]
+    to_device = getattr(objective.data, "asarray", None)
+    if not isinstance(rows, np.ndarray):
+        if not shuffle:
+            return rows
+        return objective.xp.take(rows, to_device(rng.permutation(n)), axis=0)
+    order = rows[rng.permutation(n)] if shuffle else rows
+    return order if to_device is None or lazy else to_device(order)
