@@ -28,6 +28,7 @@ the block's rows, ``y`` their label indices, ``w`` their normalized weights;
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas
+from sklearn.utils._array_api import _is_numpy_namespace
 
 # ---------------------------------------------------------------- vectors
 
@@ -69,29 +70,37 @@ def add_scaled(y, a, x, xp):
         y += a * x
 
 
+def positive_part(a, xp):
+    """``max(a, 0)`` elementwise: numpy's ``maximum`` with a scalar; the
+    standard's ``clip`` elsewhere (torch's ``maximum`` takes arrays only)."""
+    if isinstance(a, np.ndarray):
+        return np.maximum(a, 0.0)
+    return xp.clip(a, min=0.0)
+
+
 # ------------------------------------------------------------ labels
 
 
 def label_values(Z_t, y, xp):
     """``Z_t[y[i], i]`` for every column ``i`` of the class-major ``Z_t``
-    (K, n): each sample's entry at its own class."""
+    (K, n): each sample's entry at its own class. numpy: fancy indexing;
+    other namespaces: ``take_along_axis``."""
     if isinstance(Z_t, np.ndarray):
         return Z_t[y, np.arange(Z_t.shape[1])]
-    return xp.sum(xp.where(_label_mask(Z_t, y, xp), Z_t, 0.0), axis=0)
+    return xp.take_along_axis(Z_t, y[None, :], axis=0)[0, :]
 
 
 def subtract_at_labels(G_t, y, w, xp):
     """``G_t[y[i], i] -= w[i]`` in place, for every column ``i``: the
-    one-hot ``Y^T * w`` subtracted without building ``Y``."""
+    one-hot ``Y^T * w`` subtracted without building ``Y``. numpy: a
+    fancy-index scatter; other namespaces (no in-place scatter in the
+    standard): the one-hot mask, elementwise."""
     if isinstance(G_t, np.ndarray):
         G_t[y, np.arange(G_t.shape[1])] -= w
     else:
-        G_t -= xp.where(_label_mask(G_t, y, xp), w, 0.0)
-
-
-def _label_mask(A_t, y, xp):
-    classes = xp.arange(A_t.shape[0], device=getattr(A_t, "device", None))
-    return classes[:, None] == y[None, :]
+        classes = xp.arange(G_t.shape[0], device=getattr(G_t, "device", None))
+        mask = classes[:, None] == y[None, :]
+        G_t -= xp.astype(mask, G_t.dtype) * w
 
 
 def _sum_parts(total, part):
@@ -132,12 +141,25 @@ class ArrayBackend:
     #: backward one and the (n, K) temporaries never exist whole.
     block_bytes = 2**21
 
+    #: On an accelerator, blocks of this many bytes: there, each operation
+    #: costs a kernel launch, and the (n, K) temporaries fit in its memory.
+    device_block_bytes = 2**28
+
     def __init__(self, X, y, w, n_classes, xp):
         self.X, self.y, self.w = X, y, w
         self.n_classes, self.xp = n_classes, xp
         self.n_rows, self.n_features = X.shape
         self.dtype = X.dtype
         self.sparse = sp.issparse(X)
+        self.device = getattr(w, "device", None)
+        self.numpy = _is_numpy_namespace(xp)
+
+    def asarray(self, a, dtype=None):
+        """The host (numpy) array ``a`` in this backend's namespace, on its
+        device: a host-to-device copy, or ``a`` itself for numpy."""
+        if self.numpy:
+            return a if dtype is None else a.astype(dtype, copy=False)
+        return self.xp.asarray(a, dtype=dtype, device=self.device)
 
     def _with(self, X, y, w):
         return ArrayBackend(X, y, w, self.n_classes, self.xp)
@@ -156,11 +178,17 @@ class ArrayBackend:
         if self.sparse:
             return [(X, y, w)]
         n = self.n_rows
-        size = max(self.block_bytes // max(1, self.n_features * X.dtype.itemsize), 256)
+        row_bytes = max(1, self.n_features * _itemsize(X.dtype, self.xp))
+        size = max(self._block_bytes() // row_bytes, 256)
         return [
-            (X[r], y[r], w[r])
+            (X[r, ...], y[r], w[r])
             for r in (slice(start, min(start + size, n)) for start in range(0, n, size))
         ]
+
+    def _block_bytes(self):
+        if self.numpy or _on_host(self.device):
+            return self.block_bytes
+        return self.device_block_bytes
 
     def map(self, fn, *args):
         """``fn(xp, X_b, y_b, w_b, *args)`` on every block, the results kept
@@ -187,8 +215,11 @@ class ArrayBackend:
         are views), their weights multiplied by ``scale``."""
         xp = self.xp
         if isinstance(rows, slice):
-            X, y, w = self.X[rows], self.y[rows], self.w[rows]
+            X = self.X[rows] if self.sparse else self.X[rows, ...]
+            y, w = self.y[rows], self.w[rows]
         else:
+            if isinstance(rows, np.ndarray):
+                rows = self.asarray(rows)
             if self.sparse:
                 X = _csr_rows(self.X, rows)
             else:
@@ -225,28 +256,29 @@ class ArrayBackend:
         kept in their original order.
         """
         xp = self.xp
-        w = _to_numpy(self.w)
-        y = _to_numpy(self.y)
-        positive = np.flatnonzero(w > 0)
-        n_sample = max(int(np.ceil(fraction * positive.shape[0])), min_rows)
-        if n_sample >= positive.shape[0]:
+        positive = xp.nonzero(self.w > 0)[0]
+        n_positive = positive.shape[0]
+        n_sample = max(int(np.ceil(fraction * n_positive)), min_rows)
+        if n_sample >= n_positive:
             return None
         rng = np.random.default_rng(seed)
-        share = n_sample / positive.shape[0]
+        share = n_sample / n_positive
+        y_positive = xp.take(self.y, positive, axis=0)
         chosen, scale = [], np.zeros(self.n_classes)
         for k in range(self.n_classes):
-            rows_k = positive[y[positive] == k]
+            rows_k = positive[y_positive == k]
             if rows_k.shape[0] == 0:
                 continue
             m = min(rows_k.shape[0], int(np.ceil(share * rows_k.shape[0])))
-            picked = rows_k[rng.permutation(rows_k.shape[0])[:m]]
-            scale[k] = w[rows_k].sum() / w[picked].sum()
+            order = self.asarray(rng.permutation(rows_k.shape[0])[:m])
+            picked = xp.take(rows_k, order, axis=0)
+            total_k = xp.sum(xp.take(self.w, rows_k, axis=0))
+            scale[k] = float(total_k / xp.sum(xp.take(self.w, picked, axis=0)))
             chosen.append(picked)
-        rows = np.sort(np.concatenate(chosen))
-        device = getattr(self.w, "device", None)
-        scale_rows = xp.asarray(scale[y[rows]], dtype=self.w.dtype, device=device)
-        batch = self.take(xp.asarray(rows, device=device))
-        batch.w = batch.w * scale_rows
+        rows = xp.sort(xp.concat(chosen))
+        scale = self.asarray(scale, dtype=self.w.dtype)
+        batch = self.take(rows)
+        batch.w = batch.w * xp.take(scale, batch.y, axis=0)
         return batch
 
     # -- parameters
@@ -269,11 +301,15 @@ class ArrayBackend:
         return np.asfortranarray(P) if self.sparse else P
 
 
-def _to_numpy(a):
-    """A numpy copy of a small host-side array (labels, weights)."""
-    if isinstance(a, np.ndarray):
-        return a
-    return np.asarray(a)
+def _itemsize(dtype, xp):
+    """Bytes per entry of the float ``dtype``."""
+    size = getattr(dtype, "itemsize", None)
+    return size if isinstance(size, int) else xp.finfo(dtype).bits // 8
+
+
+def _on_host(device):
+    """Whether ``device`` is the host's memory (a "cpu" device)."""
+    return "cpu" in str(getattr(device, "type", device)).lower()
 
 
 def _csr_rows(X, rows):

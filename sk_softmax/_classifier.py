@@ -9,7 +9,11 @@ from numbers import Integral, Real
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.callback import CallbackSupportMixin
 from sklearn.linear_model._base import LinearClassifierMixin
-from sklearn.utils._array_api import get_namespace
+from sklearn.utils._array_api import (
+    check_same_namespace,
+    get_namespace,
+    get_namespace_and_device,
+)
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     check_is_fitted,
@@ -411,11 +415,11 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         """``classes_``, ``coef_`` and ``intercept_`` of the softmax parameters
         ``(W, b)``: what makes a copy of the estimator ready to predict."""
         W, b = Wb
-        xp, _ = get_namespace(W)
+        xp, _, device = get_namespace_and_device(W)
         if b is None:
-            b = xp.zeros(W.shape[0], dtype=W.dtype)
+            b = xp.zeros(W.shape[0], dtype=W.dtype, device=device)
         if W.shape[0] == 2:
-            W, b = (W[1] - W[0])[None, :], (b[1] - b[0])[None]
+            W, b = (W[1, :] - W[0, :])[None, :], xp.reshape(b[1] - b[0], (1,))
         return {"classes_": classes, "coef_": W, "intercept_": b}
 
     def _parameters(self, objective):
@@ -444,6 +448,8 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
             For two classes, the softmax of ``[-z / 2, z / 2]`` with ``z`` the
             decision function, i.e. ``[1 - sigmoid(z), sigmoid(z)]``.
         """
+        check_is_fitted(self)
+        check_same_namespace(X, self, attribute="coef_", method="predict_proba")
         xp, _ = get_namespace(X)
         return softmax(self._softmax_logits(X, xp), xp)
 
@@ -458,6 +464,8 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
+        check_is_fitted(self)
+        check_same_namespace(X, self, attribute="coef_", method="predict_log_proba")
         xp, _ = get_namespace(X)
         return log_softmax(self._softmax_logits(X, xp), xp)
 
@@ -471,4 +479,5 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.array_api_support = True
         return tags

@@ -13,8 +13,17 @@ from types import SimpleNamespace
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedShuffleSplit
+from sklearn.model_selection._split import _validate_shuffle_split
 from sklearn.utils import check_random_state, compute_class_weight
-from sklearn.utils._array_api import get_namespace
+from sklearn.utils._array_api import (
+    _is_numpy_namespace,
+    _isin,
+    get_namespace,
+    get_namespace_and_device,
+    move_to,
+)
+from sklearn.utils._array_api import device as array_device
+from sklearn.utils.extmath import _approximate_mode
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
@@ -26,16 +35,17 @@ from ._sgd import stochastic_gradient
 from ._solvers import drive, minimize
 
 
-def check_classes(estimator, y, classes, *, incremental, continuing):
-    """The classes of this fit, checked against ``y`` and the current model."""
+def check_classes(estimator, y, classes, xp, *, incremental, continuing):
+    """The classes of this fit, checked against ``y`` and the current model;
+    in ``y``'s namespace ``xp``."""
     if not incremental:
-        classes = np.unique(y)
+        classes = _unique(y, xp)
         if classes.shape[0] < 2:
             raise ValueError(
                 "This solver needs samples of at least 2 classes in the data, "
                 f"but the data contains only one class: {classes[0]!r}"
             )
-        if continuing and not np.array_equal(classes, estimator.classes_):
+        if continuing and not _same_labels(classes, estimator.classes_, xp):
             raise ValueError(
                 "warm_start can only be used where `y` has the same classes as "
                 f"in the previous call to fit. Previous classes: "
@@ -45,20 +55,21 @@ def check_classes(estimator, y, classes, *, incremental, continuing):
     if not continuing:
         if classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
-        classes = unique_labels(classes)
+        classes = _labels_like(unique_labels(classes), y, xp)
         if classes.shape[0] < 2:
             raise ValueError(f"partial_fit needs at least 2 classes, got {classes!r}")
     else:
-        if classes is not None and not np.array_equal(
-            unique_labels(classes), estimator.classes_
+        if classes is not None and not _same_labels(
+            _labels_like(unique_labels(classes), y, xp), estimator.classes_, xp
         ):
             raise ValueError(
                 f"`classes={classes!r}` is not the same as on the first call to "
                 f"partial_fit, was: {estimator.classes_!r}"
             )
         classes = estimator.classes_
-    unknown = np.setdiff1d(np.unique(y), classes)
-    if unknown.size:
+    present = _unique(y, xp)
+    unknown = present[~_isin(present, classes, xp)]
+    if unknown.shape[0]:
         raise ValueError(
             f"`y` has classes not in `self.classes_`: {unknown!r}; "
             f"`self.classes_` is {classes!r}."
@@ -66,12 +77,44 @@ def check_classes(estimator, y, classes, *, incremental, continuing):
     return classes
 
 
-def encode_labels(y, classes):
-    """The label indices of ``y`` in the sorted ``classes``."""
-    return np.searchsorted(classes, y)
+def _unique(y, xp):
+    return np.unique(y) if _is_numpy_namespace(xp) else xp.unique_values(y)
 
 
-def class_weights(class_weight, classes, y, y_index, sample_weight, *, incremental):
+def _labels_like(labels, y, xp):
+    """Class labels (from ``unique_labels``) in ``y``'s namespace and device."""
+    if _is_numpy_namespace(xp):
+        return labels
+    return move_to(labels, xp=xp, device=array_device(y))
+
+
+def _same_labels(a, b, xp):
+    if _is_numpy_namespace(xp):
+        return np.array_equal(a, b)
+    b = move_to(b, xp=xp, device=array_device(a))
+    return a.shape == b.shape and bool(xp.all(a == b))
+
+
+def encode_labels(y, classes, xp):
+    """The label indices of ``y`` in the sorted ``classes`` (``xp``: their
+    namespace)."""
+    if _is_numpy_namespace(xp):
+        return np.searchsorted(classes, y)
+    return xp.searchsorted(classes, y)
+
+
+def labels_on_device(y, xp, device, is_array_api):
+    """``y`` on ``X``'s namespace and device (``xp``, ``device``) when array
+    API dispatch is on and its labels are numbers; strings and objects stay
+    in numpy, as do all labels without dispatch. Returns ``(y, y's
+    namespace)``."""
+    on_host = isinstance(y, np.ndarray) and y.dtype.kind in "OUSb"
+    if is_array_api and not on_host:
+        y = move_to(y, xp=xp, device=device)
+    return y, get_namespace(y)[0]
+
+
+def class_weights(class_weight, classes, y, y_index, sample_weight, xp, *, incremental):
     """The weight of each class (an array aligned with ``classes``), or None.
 
     Every value must be a finite non-negative number; "balanced" needs every
@@ -89,13 +132,13 @@ def class_weights(class_weight, classes, y, y_index, sample_weight, *, increment
                 "large enough sample of the targets and pass the result as "
                 "class_weight."
             )
-        totals = np.bincount(y_index, weights=sample_weight, minlength=len(classes))
-        empty = classes[totals == 0]
-        if empty.size:
+        totals = _class_totals(y_index, sample_weight, classes.shape[0], xp)
+        empty = [k for k, total in enumerate(totals) if total == 0]
+        if empty:
             raise ValueError(
                 f"class_weight='balanced' needs every class to have a positive "
-                f"total sample weight; class {empty[0]!r} has none (its samples "
-                "all have zero sample_weight)."
+                f"total sample weight; class {classes[empty[0]]!r} has none (its "
+                "samples all have zero sample_weight)."
             )
         return compute_class_weight(
             "balanced", classes=classes, y=y, sample_weight=sample_weight
@@ -109,7 +152,14 @@ def class_weights(class_weight, classes, y, y_index, sample_weight, *, increment
     return compute_class_weight(class_weight, classes=classes, y=y)
 
 
-def normalized_weights(sample_weight, weight_of_class, y_index):
+def _class_totals(y_index, w, n_classes, xp):
+    """The total weight of each class, as Python floats."""
+    if _is_numpy_namespace(xp):
+        return np.bincount(y_index, weights=w, minlength=n_classes).tolist()
+    return [float(xp.sum(xp.where(y_index == k, w, 0.0))) for k in range(n_classes)]
+
+
+def normalized_weights(sample_weight, weight_of_class, y_index, xp):
     """``s / sum(s)`` with ``s_i = sample_weight[i] * weight_of_class[y_i]``
     (``weight_of_class`` None: 1). Where that sum overflows (weights near
     the largest float), each factor is first divided by its largest value,
@@ -117,14 +167,15 @@ def normalized_weights(sample_weight, weight_of_class, y_index):
     sums to zero."""
     s = sample_weight
     if weight_of_class is not None:
-        s = s * weight_of_class.astype(s.dtype)[y_index]
+        weight_of_class = xp.astype(weight_of_class, s.dtype)
+        s = s * xp.take(weight_of_class, y_index, axis=0)
     with np.errstate(over="ignore", invalid="ignore"):
-        total = float(s.sum())
+        total = float(xp.sum(s))
     if not math.isfinite(total):
-        s = _divided_by_max(sample_weight)
+        s = _divided_by_max(sample_weight, xp)
         if weight_of_class is not None:
-            s = s * _divided_by_max(weight_of_class.astype(s.dtype))[y_index]
-        total = float(s.sum())
+            s = s * xp.take(_divided_by_max(weight_of_class, xp), y_index, axis=0)
+        total = float(xp.sum(s))
     if not total > 0:
         raise ValueError(
             "The weights of the training samples (sample_weight times "
@@ -133,14 +184,21 @@ def normalized_weights(sample_weight, weight_of_class, y_index):
     return s / total
 
 
-def _divided_by_max(a):
-    largest = a.max() if a.size else 0
+def _divided_by_max(a, xp):
+    largest = xp.max(a) if a.shape[0] else 0
     return a / largest if largest > 0 else a
 
 
-def validation_split(y_index, fraction, rng):
+def validation_split(y_index, fraction, rng, xp):
     """Stratified ``(train_rows, validation_rows)`` for early stopping, the
-    training rows sorted."""
+    training rows sorted: scikit-learn's ``StratifiedShuffleSplit`` on
+    numpy; on another namespace the same rows (for the same ``rng``), drawn
+    on the labels' device (``_split_on_device``)."""
+    if not _is_numpy_namespace(xp):
+        split = _split_on_device(y_index, fraction, rng, xp)
+        if split is not None:
+            return split
+        y_index = move_to(y_index, xp=np, device="cpu")  # for its errors
     train_rows, val_rows = next(
         StratifiedShuffleSplit(test_size=fraction, random_state=rng).split(
             np.zeros((y_index.shape[0], 1)), y_index
@@ -150,30 +208,122 @@ def validation_split(y_index, fraction, rng):
     return train_rows, val_rows
 
 
+def _split_on_device(y_index, fraction, rng, xp):
+    """``StratifiedShuffleSplit``'s draw (its ``_iter_indices``) with the
+    rows on the device of ``y_index``: only the class counts come to the
+    host, and the random permutations, drawn there, go to the device.
+    None where scikit-learn raises (a class of one sample, fewer rows than
+    classes on a side)."""
+    device = getattr(y_index, "device", None)
+    n_train, n_test = _validate_shuffle_split(y_index.shape[0], fraction, None)
+    n_classes = int(xp.max(y_index)) + 1
+    counts = np.array([int(xp.count_nonzero(y_index == k)) for k in range(n_classes)])
+    if counts.min() < 2 or min(n_train, n_test) < n_classes:
+        return None
+    n_i = _approximate_mode(counts, n_train, rng)
+    t_i = _approximate_mode(counts - n_i, n_test, rng)
+    by_class = xp.argsort(y_index, stable=True)
+    starts = np.cumsum(counts) - counts
+    train, test = [], []
+    for k in range(n_classes):
+        permutation = xp.asarray(rng.permutation(counts[k]), device=device)
+        rows_k = by_class[int(starts[k]) : int(starts[k] + counts[k])]
+        rows_k = xp.take(rows_k, permutation, axis=0)
+        train.append(rows_k[: int(n_i[k])])
+        test.append(rows_k[int(n_i[k]) : int(n_i[k] + t_i[k])])
+    train, test = xp.concat(train), xp.concat(test)
+    train = xp.take(train, xp.asarray(rng.permutation(n_train), device=device))
+    test = xp.take(test, xp.asarray(rng.permutation(n_test), device=device))
+    return xp.sort(train), test
+
+
 def prepare(estimator, X, y, sample_weight, classes, incremental):
-    """The fit's inputs, as a namespace: the validated data, the classes
-    and label indices, the weights and the validation rows, the objective
-    and its start point."""
+    """The fit's inputs, as a namespace: validate the data, encode the labels, weigh the samples, split off
+    the validation rows, and build the objective and the start point.
+
+    Everything is computed in the namespace of ``X`` and on its device
+    (array API dispatch), but for string labels, which stay in numpy."""
     continuing = hasattr(estimator, "coef_") and (incremental or estimator.warm_start)
-    xp, _ = get_namespace(X)
-    X, y = _validated(estimator, X, y, incremental, continuing)
+    xp, is_array_api, device = get_namespace_and_device(X)
+    X, y = _validate(estimator, X, y, xp, is_array_api, incremental, continuing)
+    y, xp_y = labels_on_device(y, xp, device, is_array_api)
     classes = check_classes(
-        estimator, y, classes, incremental=incremental, continuing=continuing
+        estimator, y, classes, xp_y, incremental=incremental, continuing=continuing
     )
-    y_index = encode_labels(y, classes)
+    y_index = encode_labels(y, classes, xp_y)
+    if is_array_api:
+        y_index = move_to(y_index, xp=xp, device=device)
     rng = check_random_state(estimator.random_state)
     weights = _check_sample_weight(
         sample_weight, X, dtype=X.dtype, ensure_non_negative=True
     )
-    s, train_rows, validation = _training_weights(
-        estimator, X, y, y_index, classes, weights, incremental, rng, xp
+    class_weight = class_weights(
+        estimator.class_weight,
+        classes,
+        y,
+        y_index,
+        weights,
+        xp,
+        incremental=incremental,
     )
+    if is_array_api:
+        class_weight = move_to(class_weight, xp=xp, device=device)
+    s = normalized_weights(weights, class_weight, y_index, xp)
+    train_rows, validation = np.arange(X.shape[0]), None
+    if estimator.early_stopping and not incremental:
+        train_rows, val_rows = validation_split(
+            y_index, estimator.validation_fraction, rng, xp
+        )
+        validation = _validation_set(estimator, X, y_index, weights, val_rows, xp)
+        # The validation rows leave the objective by a zero weight, X stays.
+        s = s * _rows_mask(train_rows, X.shape[0], s.dtype, xp, device)
+        s = normalized_weights(s, None, y_index, xp)
+    return _fit_namespace(
+        estimator,
+        X,
+        y,
+        xp,
+        classes,
+        y_index,
+        weights,
+        s,
+        rng,
+        train_rows=train_rows,
+        validation=validation,
+        continuing=continuing,
+        incremental=incremental,
+    )
+
+
+def _validate(estimator, X, y, xp, is_array_api, incremental, continuing):
+    """``X`` and ``y`` validated; float ``X`` in its namespace ``xp``."""
+    dtypes = [xp.float64, xp.float32] if is_array_api else [np.float64, np.float32]
+    X, y = validate_data(
+        estimator,
+        X,
+        y,
+        accept_sparse=["csr", "csc"],
+        dtype=dtypes,
+        reset=not (incremental and continuing),
+    )
+    check_classification_targets(y)
+    if continuing and estimator.coef_.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but the model to continue from "
+            f"(warm_start) was fitted with {estimator.coef_.shape[1]} features."
+        )
+    return X, y
+
+
+def _fit_namespace(estimator, X, y, xp, classes, y_index, weights, s, rng, **fit):
+    """The objective and the start point, with everything a fit needs."""
     objective = SoftmaxObjective(
         ArrayBackend(X, y_index, s, classes.shape[0], xp),
         alpha=estimator.alpha,
         l1_ratio=estimator.l1_ratio,
         fit_intercept=estimator.fit_intercept,
     )
+    continuing, incremental = fit["continuing"], fit["incremental"]
     P = estimator._parameters(objective) if continuing else objective.zeros()
     stochastic = (
         incremental
@@ -189,65 +339,38 @@ def prepare(estimator, X, y, sample_weight, classes, incremental):
         weights=weights,
         objective=objective,
         P=P,
-        train_rows=train_rows,
-        validation=validation,
         rng=rng,
-        continuing=continuing,
-        incremental=incremental,
         stochastic=stochastic,
         max_iter=max_iter,
+        **fit,
     )
-
-
-def _validated(estimator, X, y, incremental, continuing):
-    """``validate_data``: a ``fit`` records the number and names of the
-    features anew (as LogisticRegression does, warm start or not); a
-    continued ``partial_fit`` checks them."""
-    X, y = validate_data(
-        estimator,
-        X,
-        y,
-        accept_sparse=["csr", "csc"],
-        dtype=[np.float64, np.float32],
-        reset=not (incremental and continuing),
-    )
-    check_classification_targets(y)
-    if continuing and estimator.coef_.shape[1] != X.shape[1]:
-        raise ValueError(
-            f"X has {X.shape[1]} features, but the model to continue from "
-            f"(warm_start) was fitted with {estimator.coef_.shape[1]} features."
-        )
-    return X, y
-
-
-def _training_weights(estimator, X, y, y_index, classes, weights, incremental, rng, xp):
-    """The normalized training weights ``s_i = sample_weight[i] *
-    class_weight[y_i] / sum``, the training rows, and the validation set
-    (early stopping: its rows get a zero training weight, X stays)."""
-    class_weight = class_weights(
-        estimator.class_weight, classes, y, y_index, weights, incremental=incremental
-    )
-    s = normalized_weights(weights, class_weight, y_index)
-    if not (estimator.early_stopping and not incremental):
-        return s, np.arange(X.shape[0]), None
-    train_rows, val_rows = validation_split(y_index, estimator.validation_fraction, rng)
-    validation = _validation_set(estimator, X, y_index, weights, val_rows, xp)
-    s = s.copy()
-    s[val_rows] = 0.0
-    return normalized_weights(s, None, y_index), train_rows, validation
 
 
 def _validation_set(estimator, X, y_index, weights, rows, xp):
     """The held-out rows, scored with their sample weights."""
-    n_classes = int(y_index.max()) + 1
-    data = ArrayBackend(X, y_index, weights / weights.max(), n_classes, xp)
+    n_classes = int(xp.max(y_index)) + 1
+    data = ArrayBackend(X, y_index, weights / xp.max(weights), n_classes, xp)
     data = data.take(rows)
-    if not float(data.w.sum()) > 0:
+    if not float(xp.sum(data.w)) > 0:
         raise ValueError(
             "The sample weights for validation set are all zero, consider "
             "using a different random state or validation_fraction."
         )
     return ValidationSet(data, estimator.fit_intercept)
+
+
+def _rows_mask(rows, n, dtype, xp, device):
+    """1 on the sorted ``rows``, 0 elsewhere: an array of ``n`` entries of
+    ``dtype`` on ``device``. Rows on the host (numpy) are scattered there
+    and copied; rows on a device are looked up there (the standard has no
+    scatter)."""
+    if isinstance(rows, np.ndarray):
+        mask = np.zeros(n, dtype=bool)
+        mask[rows] = True
+        return xp.asarray(mask, dtype=dtype, device=device)
+    every_row = xp.arange(n, dtype=rows.dtype, device=device)
+    found = xp.clip(xp.searchsorted(rows, every_row), max=rows.shape[0] - 1)
+    return xp.astype(xp.take(rows, found, axis=0) == every_row, dtype)
 
 
 def optimizer(estimator, fit):

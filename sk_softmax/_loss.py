@@ -44,6 +44,7 @@ or estimators.
 """
 
 import scipy.sparse as sp
+from sklearn.utils._array_api import device
 
 from ._backend import label_values, subtract_at_labels
 
@@ -83,7 +84,7 @@ def _logits_t(X, W, b, xp, at_parameters=True):
     if not at_parameters or xp.any(W):
         Z = W @ X.T
     else:
-        Z = xp.zeros((W.shape[0], X.shape[0]), dtype=W.dtype)
+        Z = xp.zeros((W.shape[0], X.shape[0]), dtype=W.dtype, device=device(W))
     if b is not None:
         Z += b[:, None]  # in place: Z is a fresh array
     return Z

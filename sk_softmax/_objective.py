@@ -243,7 +243,7 @@ class SoftmaxObjective:
         """
         xp, n = self.xp, self.n_rows
         probe_rows = rng.choice(n, size=min(n, n_probe), replace=False)
-        probe = self.data.take(xp.asarray(probe_rows))
+        probe = self.data.take(probe_rows)
         kept = probe.map(_loss.sample_bounds, *self.split(P))
         total = sum(float(bounds[0]) for bounds, _ in kept)
         row_sq = sum(float(bounds[1]) for bounds, _ in kept)
@@ -352,7 +352,7 @@ def _fill_non_positive(M, xp):
     """``M`` with its non-positive entries replaced by the mean of the others
     (1 if there are none)."""
     positive = M > 0
-    n_positive = int(xp.sum(positive))
+    n_positive = int(xp.count_nonzero(positive))
     fill = float(xp.sum(xp.where(positive, M, 0.0))) / n_positive if n_positive else 1.0
     return xp.where(positive, M, fill)
 
@@ -361,7 +361,10 @@ def _power_iteration(probe, wc, fit_intercept, rng, n_iter):
     """The top eigenvalue of ``[X, 1]^T diag(w c) [X, 1]`` on the probe's
     rows, by power iteration from a random start."""
     xp = probe.xp
-    v = xp.asarray(rng.standard_normal(probe.n_features), dtype=probe.dtype)
+    device = getattr(probe.w, "device", None)
+    v = xp.asarray(
+        rng.standard_normal(probe.n_features), dtype=probe.dtype, device=device
+    )
     v0 = 1.0 if fit_intercept else 0.0
     lam = 0.0
     for _ in range(n_iter):

@@ -8,7 +8,7 @@ Its smooth (L2) part enters the gradient; its L1 part is handled by the proximal
 operator, soft-thresholding, never by a subgradient step.
 """
 
-from ._backend import add_scaled
+from ._backend import add_scaled, positive_part
 
 
 class ElasticNet:
@@ -54,10 +54,10 @@ class ElasticNet:
     def prox(self, W, step):
         """Soft-thresholding: argmin_V ||V - W||^2 / (2 step) + l1 * ||V||_1."""
         xp = self.xp
-        return xp.sign(W) * xp.maximum(xp.abs(W) - step * self.l1, 0.0)
+        return xp.sign(W) * positive_part(xp.abs(W) - step * self.l1, xp)
 
     def min_norm_subgradient(self, W, grad_W):
         """Smallest element of ``grad_W + l1 * d||W||_1`` (zero at the optimum)."""
         xp = self.xp
-        shrunk = xp.sign(grad_W) * xp.maximum(xp.abs(grad_W) - self.l1, 0.0)
+        shrunk = xp.sign(grad_W) * positive_part(xp.abs(grad_W) - self.l1, xp)
         return xp.where(W != 0, grad_W + self.l1 * xp.sign(W), shrunk)

@@ -153,13 +153,29 @@ def stochastic_gradient(objective, P, *, schedule, batch_size, rows, shuffle, rn
     iterates = (_LazySparseIterates if lazy else _Iterates)(objective, P)
     n = rows.shape[0]
     while True:
-        order = rows[rng.permutation(n)] if shuffle else rows
+        order = _epoch_order(objective, rows, shuffle, rng, lazy)
         eta = schedule.eta
         value = 0.0
         iterates.begin_epoch()
         for start in range(0, n, batch_size):
-            batch_rows = order[start : start + batch_size]
+            batch_rows = order[start : min(start + batch_size, n)]
             value += iterates.step(batch_rows, n, eta) * (batch_rows.shape[0] / n)
         P_avg = iterates.average()
         schedule.end_epoch()
         yield Iteration(P_avg, value, None, eta, last=iterates.last)
+
+
+def _epoch_order(objective, rows, shuffle, rng, lazy):
+    """The epoch's order of ``rows``, drawn on the host (a permutation of
+    numpy's ``rng``) and copied to ``X``'s device once per epoch: a
+    host-to-device copy; on numpy, and for the lazy sparse iterates, the
+    rows stay numpy. ``rows`` already on the device (early stopping's
+    training rows) are permuted there."""
+    n = rows.shape[0]
+    to_device = getattr(objective.data, "asarray", None)
+    if not isinstance(rows, np.ndarray):
+        if not shuffle:
+            return rows
+        return objective.xp.take(rows, to_device(rng.permutation(n)), axis=0)
+    order = rows[rng.permutation(n)] if shuffle else rows
+    return order if to_device is None or lazy else to_device(order)
