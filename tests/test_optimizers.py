@@ -316,3 +316,16 @@ def test_plateau_state_round_trip():
     assert plateau.update(0.99, None)[0] is True
     # A fresh plateau (no state) would not stop there.
     assert PlateauStopping(3, 0.01).update(0.99, None)[0] is False
+
+
+def test_plateau_improvement_by_exactly_tol_counts():
+    """As MLP's ``loss > best_loss - tol``: beating the best by exactly
+    ``tol`` is an improvement, and with ``tol = 0`` so is a tie."""
+    plateau = PlateauStopping(1, 0.25)
+    plateau.update(1.0, None)
+    assert plateau.update(1.25, None) == (False, "")
+    assert plateau.count == 0
+    plateau = PlateauStopping(1, 0.0)
+    plateau.update(1.0, None)
+    assert plateau.update(1.0, None) == (False, "")
+    assert plateau.update(0.5, None)[0] is True
