@@ -200,6 +200,24 @@ def test_map_and_map_sum_add_the_blocks_results():
     assert_allclose(first1, first, rtol=1e-13)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=(AttributeError, IndexError),
+    reason="bug (predates 57b395a): blocks() reads X.dtype.itemsize, which an "
+    "array-API dtype need not have, and slices X[r] with one index on a 2-D "
+    "array, which the standard does not specify (X[r, :] or X[r, ...])",
+)
+def test_dense_blocks_on_a_generic_namespace():
+    xp = generic_namespace()
+    X, _, _, y, w = make_data(0, n=600, d=4)
+    data = ArrayBackend(xp.asarray(X), xp.asarray(y), xp.asarray(w), 3, xp)
+    data.block_bytes = 1
+    blocks = data.blocks()
+    assert [b[0].shape[0] for b in blocks] == [256, 256, 88]
+    total = data.map_sum(lambda xp_, X_b, y_b, w_b: xp_.sum(w_b))
+    assert float(total) == pytest.approx(1.0)
+
+
 # ------------------------------------------------------------ row subsets
 
 
