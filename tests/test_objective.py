@@ -758,3 +758,42 @@ def test_from_arrays_is_the_objective_on_an_array_backend():
         0.02
     )
     assert not obj.is_smooth
+
+
+def test_objective_on_torch_equals_numpy():
+    """The generic (non-numpy) path of the backend and the loss, on torch
+    tensors through scikit-learn's array-API namespace, gives the numpy
+    numbers: value, gradient, Hessian product, diagonal, optimality and the
+    Hessian sample. Skipped without torch."""
+    torch = pytest.importorskip("torch")
+    from sklearn import config_context
+    from sklearn.utils._array_api import get_namespace
+
+    X, W, b, y, w = make_data(16, n=600, d=4, K=3)
+    P = np.column_stack([W, b])
+    with config_context(array_api_dispatch=True):
+        xp, is_array_api = get_namespace(torch.zeros(1))
+    assert is_array_api
+    kw = dict(n_classes=3, alpha=0.1, l1_ratio=0.0, fit_intercept=True)
+    obj_np = SoftmaxObjective.from_arrays(X, y, w, xp=np, **kw)
+    obj_t = SoftmaxObjective.from_arrays(
+        torch.asarray(X), torch.asarray(y), torch.asarray(w), xp=xp, **kw
+    )
+    for obj in (obj_np, obj_t):
+        several_blocks(obj)
+    P_t = torch.asarray(P)
+    v_np, g_np = obj_np.smooth_value_and_gradient(P)
+    v_t, g_t = obj_t.smooth_value_and_gradient(P_t)
+    assert v_t == pytest.approx(v_np, rel=1e-13)
+    assert_allclose(np.asarray(g_t), g_np, rtol=1e-12, atol=1e-16)
+    assert_allclose(np.asarray(obj_t.hessp(P_t)(P_t)), obj_np.hessp(P)(P), rtol=1e-12)
+    assert_allclose(
+        np.asarray(obj_t.feature_curvature(P_t)), obj_np.feature_curvature(P)
+    )
+    assert obj_t.optimality(P_t, g_t) == pytest.approx(
+        obj_np.optimality(P, g_np), rel=1e-12
+    )
+    sample_t, sample_np = obj_t.on_sample(0.2, 10, 0), obj_np.on_sample(0.2, 10, 0)
+    assert sample_t.smooth_value(P_t) == pytest.approx(
+        sample_np.smooth_value(P), rel=1e-13
+    )
