@@ -351,7 +351,10 @@ def test_teardown_when_partial_fit_raises(iris):
     X, y = iris
     clf = SoftmaxGDClassifier(batch_size=16, random_state=0)
     clf.partial_fit(X, y, classes=[0, 1, 2])
-    coef, eta = clf.coef_.copy(), clf._schedule.eta
+    coef = clf.coef_.copy()
+    schedule = dict(clf._optimizer_state["schedule"])
+    plateau = dict(clf._optimizer_state["plateau"])
+    iterate = clf._optimizer_state["iterate"].copy()
     recorder = Recorder(fail_at=0)
     clf.set_callbacks(recorder)
     with pytest.raises(RuntimeError, match="callback failure"):
@@ -359,5 +362,8 @@ def test_teardown_when_partial_fit_raises(iris):
     assert recorder.hooks.count("setup") == recorder.hooks.count("teardown") == 1
     assert_array_equal(clf.coef_, coef)
     assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 1
-    assert clf._schedule.eta == eta and clf._schedule.epoch == 1
+    assert clf._optimizer_state["schedule"] == schedule
+    assert clf._optimizer_state["plateau"] == plateau
+    assert_array_equal(clf._optimizer_state["iterate"], iterate)
+    assert schedule["epoch"] == 1
     assert_allclose(clf.predict_proba(X).sum(axis=1), 1.0)

@@ -269,7 +269,9 @@ def test_sparse_products_read_the_coefficients_without_a_copy(
     ],
 )
 def test_solver_choice(monkeypatch, solver, fmt, l1_ratio, expected):
-    import sk_softmax._classifier as classifier_module
+    """The classifier's choice reaches ``_solvers.minimize`` as the key of
+    ``_solvers.SOLVERS`` that runs: exactly one solver, the expected one."""
+    import sk_softmax._solvers as solvers_module
 
     called = []
 
@@ -281,9 +283,9 @@ def test_solver_choice(monkeypatch, solver, fmt, l1_ratio, expected):
         return run
 
     monkeypatch.setattr(
-        classifier_module,
+        solvers_module,
         "SOLVERS",
-        {name: recording(name, f) for name, f in classifier_module.SOLVERS.items()},
+        {name: recording(name, f) for name, f in solvers_module.SOLVERS.items()},
     )
     X, y = data("wine")
     X = X if fmt is None else sp.csr_matrix(X).asformat(fmt)

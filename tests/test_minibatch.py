@@ -20,8 +20,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils._array_api import get_namespace
 from threadpoolctl import threadpool_limits
 
-from sk_softmax import SoftmaxGDClassifier, _solvers
-from sk_softmax._loss import SoftmaxObjective
+from sk_softmax import SoftmaxGDClassifier, _sgd
+from sk_softmax._objective import SoftmaxObjective
+from sk_softmax._optimizers import StepSchedule
+from sk_softmax._solvers import drive, minimize
 
 ALPHA = 1e-4  # the default penalty strength
 
@@ -64,6 +66,11 @@ def reference_log_loss(digits_split):
     return log_loss(y_test, lr.predict_proba(X_test))
 
 
+def schedule(clf):
+    """The step schedule's state that ``partial_fit`` continues from."""
+    return clf._optimizer_state["schedule"]
+
+
 def parameters(clf):
     """The (K, d + 1) parameter array ``[W, b]`` of a fitted multiclass model."""
     return np.hstack([clf.coef_, clf.intercept_[:, None]])
@@ -75,8 +82,11 @@ def state(clf):
     for name in ("coef_", "intercept_", "classes_", "n_iter_", "loss_curve_"):
         value = getattr(clf, name)
         snapshot[name] = value.copy() if hasattr(value, "copy") else value
-    snapshot["eta"] = clf._schedule.eta
-    snapshot["epoch"] = clf._schedule.epoch
+    snapshot["optimizer"] = {
+        "schedule": dict(clf._optimizer_state["schedule"]),
+        "plateau": dict(clf._optimizer_state["plateau"]),
+        "iterate": clf._optimizer_state["iterate"].copy(),
+    }
     return snapshot
 
 
@@ -87,8 +97,9 @@ def assert_same_state(clf, before):
         assert_array_equal(after[name], before[name])
     assert after["n_iter_"] == before["n_iter_"]
     assert after["loss_curve_"] == before["loss_curve_"]
-    assert after["eta"] == before["eta"]
-    assert after["epoch"] == before["epoch"]
+    for name in ("schedule", "plateau"):
+        assert after["optimizer"][name] == before["optimizer"][name]
+    assert_array_equal(after["optimizer"]["iterate"], before["optimizer"]["iterate"])
 
 
 # ----------------------------------------------------------- reproducibility
@@ -223,7 +234,7 @@ def test_partial_fit_accumulates_epochs(iris):
         clf.partial_fit(X, y, classes=[0, 1, 2] if call == 1 else None)
         assert clf.n_iter_ == call  # one call is one epoch
         assert len(clf.loss_curve_) == call
-        assert clf._schedule.epoch == call
+        assert schedule(clf)["epoch"] == call
         curves.append(list(clf.loss_curve_))
     # Earlier entries are kept, a new one is appended per call.
     assert curves[2][:2] == curves[1]
@@ -331,8 +342,15 @@ def test_single_batch_epoch_objective_is_J_at_one_point(iris, l1_ratio):
     for k in (1, 2, 3):
         with pytest.warns(ConvergenceWarning):
             fits.append(SoftmaxGDClassifier(max_iter=k, **params).fit(X, y))
-    objective = SoftmaxObjective(
-        X, np.eye(3)[y], np.full(n, 1.0 / n), alpha, l1_ratio, True, np
+    objective = SoftmaxObjective.from_arrays(
+        X,
+        y,
+        np.full(n, 1.0 / n),
+        n_classes=3,
+        xp=np,
+        alpha=alpha,
+        l1_ratio=l1_ratio,
+        fit_intercept=True,
     )
     curve = fits[-1].loss_curve_
     assert_allclose(curve[0], np.log(3), rtol=1e-12)  # J(0): g(0) = 0
@@ -345,51 +363,17 @@ def test_single_batch_epoch_objective_is_J_at_one_point(iris, l1_ratio):
 def _weighted_objective(X, y, sample_weight, alpha=0.01):
     """The estimator's objective: weights normalised to sum to one."""
     xp, _ = get_namespace(X)
-    Y = np.eye(np.unique(y).shape[0])[y]
     w = sample_weight / sample_weight.sum()
-    return SoftmaxObjective(X, Y, w, alpha, 0.0, True, xp)
-
-
-def test_batch_gradients_average_to_full_gradient(iris):
-    """Over a partition into equal batches, the batch objectives and gradients
-    (weights rescaled by ``n / len(batch)`` in ``subset``) average to the full ones."""
-    X, y = iris
-    n = X.shape[0]
-    rng = np.random.RandomState(1)
-    sample_weight = rng.uniform(0.1, 5.0, size=n)
-    objective = _weighted_objective(X, y, sample_weight)
-    P = rng.standard_normal((3, X.shape[1] + 1))
-    f_full, g_full = objective.smooth_value_and_gradient(P)
-    batches = np.split(rng.permutation(n), 5)  # 5 batches of 30 rows
-    values, gradients = zip(
-        *(objective.subset(rows, n).smooth_value_and_gradient(P) for rows in batches),
-        strict=True,
+    return SoftmaxObjective.from_arrays(
+        X,
+        y,
+        w,
+        n_classes=np.unique(y).shape[0],
+        xp=xp,
+        alpha=alpha,
+        l1_ratio=0.0,
+        fit_intercept=True,
     )
-    assert_allclose(np.mean(values), f_full, rtol=1e-12)
-    assert_allclose(np.mean(gradients, axis=0), g_full, rtol=1e-10, atol=1e-14)
-    # A single batch is not the full gradient: the rescaling is what averages out.
-    assert not np.allclose(gradients[0], g_full)
-
-
-def test_integer_weights_are_repeated_rows_in_expectation(iris):
-    """The expected batch gradient with integer weights is the full gradient on
-    the data with the rows repeated."""
-    X, y = iris
-    n = X.shape[0]
-    rng = np.random.RandomState(2)
-    counts = rng.randint(1, 4, size=n)
-    weighted = _weighted_objective(X, y, counts.astype(float))
-    X_rep, y_rep = np.repeat(X, counts, axis=0), np.repeat(y, counts)
-    repeated = _weighted_objective(X_rep, y_rep, np.ones(X_rep.shape[0]))
-    P = rng.standard_normal((3, X.shape[1] + 1))
-    f_rep, g_rep = repeated.smooth_value_and_gradient(P)
-    batches = np.split(rng.permutation(n), 6)
-    values, gradients = zip(
-        *(weighted.subset(rows, n).smooth_value_and_gradient(P) for rows in batches),
-        strict=True,
-    )
-    assert_allclose(np.mean(values), f_rep, rtol=1e-12)
-    assert_allclose(np.mean(gradients, axis=0), g_rep, rtol=1e-10, atol=1e-14)
 
 
 def test_integer_weights_equal_repeated_rows_with_one_batch(iris):
@@ -442,13 +426,13 @@ def _sparse_digits(digits, n=400):
 def lazy_steps(monkeypatch):
     """Counts the steps made by the support-restricted sparse iterates."""
     calls = []
-    step = _solvers._LazySparseIterates.step
+    step = _sgd._LazySparseIterates.step
 
     def counting(self, rows, n_rows, eta):
         calls.append(rows.shape[0])
         return step(self, rows, n_rows, eta)
 
-    monkeypatch.setattr(_solvers._LazySparseIterates, "step", counting)
+    monkeypatch.setattr(_sgd._LazySparseIterates, "step", counting)
     return calls
 
 
@@ -499,7 +483,12 @@ def test_sparse_minibatch_steps_equal_dense_ones(
     assert_allclose(sparse.loss_curve_, dense.loss_curve_, rtol=1e-10)
     assert_allclose(sparse.coef_, dense.coef_, rtol=1e-9, atol=1e-12)
     assert_allclose(sparse.intercept_, dense.intercept_, rtol=1e-9, atol=1e-12)
-    assert_allclose(sparse._iterate, dense._iterate, rtol=1e-9, atol=1e-12)
+    assert_allclose(
+        sparse._optimizer_state["iterate"],
+        dense._optimizer_state["iterate"],
+        rtol=1e-9,
+        atol=1e-12,
+    )
     # The unused columns stay exactly zero (a batch never touches them).
     unused = ~np.any(X != 0, axis=0)
     assert unused.any() and np.all(sparse.coef_[:, unused] == 0)
@@ -530,7 +519,7 @@ def test_sparse_minibatch_steps_keep_float32(digits, lazy_steps):
         dense = SoftmaxGDClassifier(**common).fit(X, y)
     assert lazy_steps
     assert sparse.coef_.dtype == sparse.intercept_.dtype == np.float32
-    assert sparse._iterate.dtype == np.float32
+    assert sparse._optimizer_state["iterate"].dtype == np.float32
     assert_allclose(sparse.coef_, dense.coef_, rtol=1e-4, atol=1e-5)
     assert_allclose(sparse.intercept_, dense.intercept_, rtol=1e-4, atol=1e-5)
 
@@ -545,6 +534,153 @@ def test_sparse_minibatch_with_l1_takes_dense_steps(digits, lazy_steps):
         dense = SoftmaxGDClassifier(**common).fit(X, y)
     assert lazy_steps == []
     assert_allclose(sparse.coef_, dense.coef_, rtol=1e-9, atol=1e-12)
+
+
+# ------------------------------------------------- the loop of _sgd, directly
+
+
+def _iris_objective(iris, *, alpha=0.01, l1_ratio=0.0, sparse=False, seed=0):
+    X, y = iris
+    w = np.random.RandomState(seed).uniform(0.2, 3.0, size=X.shape[0])
+    X = np.where(np.abs(X) > 0.5, X, 0.0)  # zeros, for the sparse steps
+    return SoftmaxObjective.from_arrays(
+        sp.csr_array(X) if sparse else X,
+        y,
+        w / w.sum(),
+        n_classes=3,
+        xp=np,
+        alpha=alpha,
+        l1_ratio=l1_ratio,
+        fit_intercept=True,
+    )
+
+
+def _run_sgd(objective, *, eta, batch_size, epochs, rows=None, shuffle=False, seed=0):
+    rows = np.arange(objective.n_rows) if rows is None else rows
+    P0 = objective.zeros()
+    schedule = StepSchedule("constant", eta)
+    states = []
+    result = drive(
+        _sgd.stochastic_gradient(
+            objective,
+            P0,
+            schedule=schedule,
+            batch_size=batch_size,
+            rows=rows,
+            shuffle=shuffle,
+            rng=np.random.RandomState(seed),
+        ),
+        P0,
+        max_iter=epochs,
+        threshold=None,
+        report=lambda it, state: states.append(state) and False,
+        reference=np.log(3),
+    )
+    return result, states, schedule
+
+
+@pytest.mark.parametrize("l1_ratio", [0.0, 0.5])
+def test_one_batch_epochs_are_gradient_descent_steps(iris, l1_ratio):
+    """With one batch of all the rows, an epoch is one step of the
+    constant-step solver, and its reported objective is ``J`` at the epoch's
+    start point; no optimality is computed."""
+    objective = _iris_objective(iris, alpha=0.05, l1_ratio=l1_ratio)
+    eta, k = 0.5, 4
+    result, states, schedule = _run_sgd(objective, eta=eta, batch_size=10_000, epochs=k)
+    assert (result.n_iter, result.status) == (k, "max_iter")
+    assert schedule.epoch == k
+    full = []
+    minimize(
+        objective,
+        objective.zeros(),
+        method="gd",
+        max_iter=k,
+        tol=0.0,
+        scale=None,
+        report=lambda it, state: full.append(state) and False,
+        learning_rate=eta,
+    )
+    P = objective.zeros()
+    for state, gd_state in zip(states, full, strict=True):
+        assert state.optimality is None and state.step_size == eta
+        J = objective.smooth_value(P) + objective.nonsmooth_value(P)
+        assert state.value == pytest.approx(J, rel=1e-12)
+        assert_allclose(state.P, gd_state.P, rtol=1e-12, atol=1e-15)
+        P = state.P
+    assert_allclose(result.last, result.P, rtol=1e-15)  # one iterate per epoch
+
+
+def test_epoch_model_is_the_average_of_its_iterates(iris):
+    """The epoch's model is the mean of the iterates after each batch; the
+    last iterate, from which partial_fit goes on, is returned apart."""
+    objective = _iris_objective(iris)
+    eta, batch_size = 0.3, 40  # batches of 40, 40, 40 and 30 rows
+    result, states, _ = _run_sgd(objective, eta=eta, batch_size=batch_size, epochs=1)
+    P, iterates, values = objective.zeros(), [], []
+    for start in range(0, 150, batch_size):
+        rows = np.arange(start, min(start + batch_size, 150))
+        batch = objective.subset(rows, 150)
+        f, g = batch.smooth_value_and_gradient(P)
+        values.append(f * rows.shape[0] / 150)
+        P = P - eta * g
+        iterates.append(P)
+    assert_allclose(states[0].P, np.mean(iterates, axis=0), rtol=1e-13)
+    assert_allclose(result.last, iterates[-1], rtol=1e-13)
+    assert states[0].value == pytest.approx(sum(values), rel=1e-13)
+
+
+def test_minibatch_epochs_visit_the_given_rows_only(iris):
+    """``rows`` (the training rows of an early-stopping split) are the only
+    rows the steps read: changing the others changes nothing."""
+    objective = _iris_objective(iris)
+    rows = np.arange(0, 150, 2)
+    a, _, _ = _run_sgd(
+        objective, eta=0.3, batch_size=16, epochs=2, rows=rows, shuffle=True
+    )
+    X = objective.data.X.copy()
+    X[1::2] = 100.0
+    changed = SoftmaxObjective.from_arrays(
+        X,
+        objective.data.y,
+        objective.data.w,
+        n_classes=3,
+        xp=np,
+        alpha=0.01,
+        l1_ratio=0.0,
+        fit_intercept=True,
+    )
+    b, _, _ = _run_sgd(
+        changed, eta=0.3, batch_size=16, epochs=2, rows=rows, shuffle=True
+    )
+    assert_array_equal(a.P, b.P)
+    c, _, _ = _run_sgd(
+        objective, eta=0.3, batch_size=16, epochs=2, rows=rows, shuffle=True, seed=1
+    )
+    assert not np.array_equal(a.P, c.P)  # the shuffle follows the rng
+
+
+@pytest.mark.parametrize("eta, alpha", [(0.3, 0.01), (0.1, 9.0), (0.1, 10.0)])
+def test_lazy_sparse_iterates_equal_the_plain_ones(iris, eta, alpha):
+    """``_LazySparseIterates`` (``W = scale * V``, updated on the batch's
+    columns) makes the steps of ``_Iterates`` on the same sparse batches:
+    values, last iterates and epoch averages, over two epochs, including the
+    scale folded into ``V`` (eta * alpha = 0.9) and reset (eta * alpha = 1)."""
+    objective = _iris_objective(iris, alpha=alpha, sparse=True)
+    P0 = objective.zeros()
+    plain = _sgd._Iterates(objective, P0)
+    lazy = _sgd._LazySparseIterates(objective, P0)
+    order = np.random.RandomState(0).permutation(150)
+    for _ in range(2):
+        plain.begin_epoch()
+        lazy.begin_epoch()
+        for start in range(0, 150, 16):
+            rows = order[start : start + 16]
+            f_plain = plain.step(rows, 150, eta)
+            f_lazy = lazy.step(rows, 150, eta)
+            assert f_lazy == pytest.approx(f_plain, rel=1e-10)
+            assert_allclose(lazy.last(), plain.last(), rtol=1e-9, atol=1e-12)
+        assert_allclose(lazy.average(), plain.average(), rtol=1e-9, atol=1e-12)
+    assert_array_equal(P0, 0.0)  # the start point is not modified
 
 
 # ------------------------------------------------------------ early stopping
@@ -692,11 +828,11 @@ def test_invscaling_schedule(iris, capsys):
         ).fit(X, y)
     steps = np.array([float(m["step"]) for m in _epoch_lines(capsys.readouterr().out)])
     assert steps.shape == (k,)
-    eta0 = clf._schedule.eta0
+    eta0 = schedule(clf)["eta0"]
     # Epoch t (from 0) uses eta0 / (t + 1) ** power_t (printed to 4 digits).
     assert_allclose(steps, eta0 / np.arange(1, k + 1) ** power_t, rtol=1e-3)
-    assert clf._schedule.epoch == k
-    assert_allclose(clf._schedule.eta, eta0 / (k + 1) ** power_t, rtol=1e-14)
+    assert schedule(clf)["epoch"] == k
+    assert_allclose(schedule(clf)["eta"], eta0 / (k + 1) ** power_t, rtol=1e-14)
 
 
 def test_adaptive_schedule_divides_step_by_five_on_plateau(iris, capsys):
@@ -714,11 +850,11 @@ def test_adaptive_schedule_divides_step_by_five_on_plateau(iris, capsys):
             random_state=0,
         ).fit(X, y)
     steps = np.array([float(m["step"]) for m in _epoch_lines(capsys.readouterr().out)])
-    eta0 = clf._schedule.eta0
+    eta0 = schedule(clf)["eta0"]
     # Epoch 1 sets the best; epochs 2-3 are the first plateau, 4-5 the second...
     expected = eta0 * np.array([1, 1, 1, 1 / 5, 1 / 5, 1 / 25, 1 / 25])
     assert_allclose(steps, expected, rtol=1e-3)
-    assert_allclose(clf._schedule.eta, eta0 / 125, rtol=1e-14)
+    assert_allclose(schedule(clf)["eta"], eta0 / 125, rtol=1e-14)
 
 
 def test_adaptive_schedule_stops_when_step_is_exhausted(iris):
@@ -736,7 +872,7 @@ def test_adaptive_schedule_stops_when_step_is_exhausted(iris):
         ).fit(X, y)
     # eta0 / 5 ** 9 < 1e-6 * eta0 <= eta0 / 5 ** 8: nine plateaus, one epoch each.
     assert clf.n_iter_ == 10
-    assert clf._schedule.eta < 1e-6 * clf._schedule.eta0
+    assert schedule(clf)["eta"] < 1e-6 * schedule(clf)["eta0"]
 
 
 @pytest.mark.parametrize("eta", [0.05, 0.3])
@@ -753,7 +889,7 @@ def test_float_learning_rate_is_constant(iris, capsys, eta):
         ).fit(X, y)
     steps = [float(m["step"]) for m in _epoch_lines(capsys.readouterr().out)]
     assert_allclose(steps, [eta] * 5, rtol=1e-3)
-    assert clf._schedule.eta == clf._schedule.eta0 == eta
+    assert schedule(clf)["eta"] == schedule(clf)["eta0"] == eta
 
 
 # ------------------------------------------------------------------ verbose

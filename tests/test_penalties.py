@@ -1,12 +1,12 @@
 """The elastic-net penalty of ``_penalties.py``: values, gradient, proximal
-operator (soft-thresholding) and minimal-norm subgradient, and how
-``SoftmaxObjective`` applies them to the coefficients only."""
+operator (soft-thresholding) and minimal-norm subgradient. How
+``SoftmaxObjective`` applies them to the coefficients only is checked in
+``test_objective.py``."""
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from sk_softmax._loss import SoftmaxObjective, cross_entropy
 from sk_softmax._penalties import ElasticNet
 
 PENALTIES = [(0.0, 0.0), (0.7, 0.0), (0.7, 0.3), (0.7, 1.0), (2.0, 0.5)]
@@ -187,73 +187,3 @@ def test_min_norm_subgradient_is_the_smallest_element():
     # 2.0 -> 1.5, -0.5 -> 0, -0.5 + 0.5
     by_hand = np.array([[0.0, -0.4, 0.0, 0.75], [0.2, 1.5, 0.0, 0.0]])
     assert_allclose(pen.min_norm_subgradient(W, g), by_hand, atol=1e-15)
-
-
-# ---------------------------------------------------------------------------
-# The penalty inside SoftmaxObjective: coefficients only, never intercepts
-# ---------------------------------------------------------------------------
-
-
-def make_objective(fit_intercept, alpha, l1_ratio, seed=9, n=20, d=4, K=3):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    Y = np.eye(K)[rng.integers(0, K, size=n)]
-    w = rng.uniform(0.5, 1.5, size=n)
-    w /= w.sum()
-    obj = SoftmaxObjective(X, Y, w, alpha, l1_ratio, fit_intercept, np)
-    P = rng.standard_normal((K, d + int(fit_intercept)))
-    return obj, P, (X, Y, w)
-
-
-@pytest.mark.parametrize("step", [0.1, 1.0, 10.0])
-def test_objective_prox_leaves_intercepts_untouched(step):
-    obj, P, _ = make_objective(True, 1.0, 0.5)
-    P[:, -1] = [0.05, -3.0, 0.2]  # small and large intercepts
-    P_before = P.copy()
-    Q = obj.prox(P, step)
-    assert Q.shape == P.shape
-    assert_array_equal(Q[:, -1], P[:, -1])
-    assert_allclose(Q[:, :-1], soft_threshold(P[:, :-1], step * 0.5), rtol=1e-15)
-    assert_array_equal(P, P_before)  # not modified in place
-    # step 10 thresholds every coefficient to zero, intercepts stay.
-    if step == 10.0:
-        assert_array_equal(Q[:, :-1], 0.0)
-
-
-def test_objective_prox_without_intercept_thresholds_every_column():
-    obj, P, _ = make_objective(False, 1.0, 0.5)
-    Q = obj.prox(P, 1.0)
-    assert_allclose(Q, soft_threshold(P, 0.5), rtol=1e-15)
-
-
-def test_objective_prox_identity_when_smooth():
-    obj, P, _ = make_objective(True, 1.0, 0.0)
-    assert obj.is_smooth
-    assert_array_equal(obj.prox(P, 1.0), P)
-
-
-@pytest.mark.parametrize("fit_intercept", [True, False])
-@pytest.mark.parametrize("alpha, l1_ratio", [(0.7, 0.0), (0.7, 0.3), (0.7, 1.0)])
-def test_objective_penalises_coefficients_only(fit_intercept, alpha, l1_ratio):
-    obj, P, (X, Y, w) = make_objective(fit_intercept, alpha, l1_ratio)
-    d = X.shape[1]
-    W = P[:, :d]
-    b = P[:, d] if fit_intercept else None
-    data = cross_entropy(W, b, X, Y, w, np)
-    l2 = alpha * (1 - l1_ratio) / 2 * np.sum(W**2)
-    l1 = alpha * l1_ratio * np.sum(np.abs(W))
-    assert obj.smooth_value(P) == pytest.approx(data + l2, rel=1e-14)
-    assert obj.nonsmooth_value(P) == pytest.approx(l1, rel=1e-14, abs=1e-300)
-    if fit_intercept:
-        # Changing the intercepts by a constant changes neither the data term
-        # (softmax is shift-invariant) nor the penalty.
-        Q = P.copy()
-        Q[:, d] += 5.0
-        assert obj.smooth_value(Q) == pytest.approx(obj.smooth_value(P), rel=1e-12)
-        assert obj.nonsmooth_value(Q) == obj.nonsmooth_value(P)
-        # The intercept gradient has no penalty term.
-        _, grad = obj.smooth_value_and_gradient(P)
-        obj0 = SoftmaxObjective(X, Y, w, 0.0, 0.0, True, np)
-        _, grad0 = obj0.smooth_value_and_gradient(P)
-        assert_array_equal(grad[:, d], grad0[:, d])
-        assert_allclose(grad[:, :d], grad0[:, :d] + alpha * (1 - l1_ratio) * W)
