@@ -43,7 +43,7 @@ def check_classes(estimator, y, classes, xp, *, incremental, continuing):
         if classes.shape[0] < 2:
             raise ValueError(
                 "This solver needs samples of at least 2 classes in the data, "
-                f"but the data contains only one class: {classes[0]!r}"
+                f"but the data contains only one class: {_label(classes[0])!r}"
             )
         if continuing and not _same_labels(classes, estimator.classes_, xp):
             raise ValueError(
@@ -77,6 +77,12 @@ def check_classes(estimator, y, classes, xp, *, incremental, continuing):
     return classes
 
 
+def _label(value):
+    """A class label as a Python value, for messages: ``1``, not
+    ``np.int64(1)``."""
+    return value.item() if hasattr(value, "item") else value
+
+
 def _unique(y, xp):
     return np.unique(y) if _is_numpy_namespace(xp) else xp.unique_values(y)
 
@@ -95,7 +101,7 @@ def _same_labels(a, b, xp):
     return a.shape == b.shape and bool(xp.all(a == b))
 
 
-def encode_labels(y, classes, xp):
+def encode_labels(y, classes, xp=np):
     """The label indices of ``y`` in the sorted ``classes`` (``xp``: their
     namespace)."""
     if _is_numpy_namespace(xp):
@@ -114,7 +120,9 @@ def labels_on_device(y, xp, device, is_array_api):
     return y, get_namespace(y)[0]
 
 
-def class_weights(class_weight, classes, y, y_index, sample_weight, xp, *, incremental):
+def class_weights(
+    class_weight, classes, y, y_index, sample_weight, xp=np, *, incremental
+):
     """The weight of each class (an array aligned with ``classes``), or None.
 
     Every value must be a finite non-negative number; "balanced" needs every
@@ -137,7 +145,7 @@ def class_weights(class_weight, classes, y, y_index, sample_weight, xp, *, incre
         if empty:
             raise ValueError(
                 f"class_weight='balanced' needs every class to have a positive "
-                f"total sample weight; class {classes[empty[0]]!r} has none (its "
+                f"total sample weight; class {_label(classes[empty[0]])!r} has none (its "
                 "samples all have zero sample_weight)."
             )
         return compute_class_weight(
@@ -159,17 +167,17 @@ def _class_totals(y_index, w, n_classes, xp):
     return [float(xp.sum(xp.where(y_index == k, w, 0.0))) for k in range(n_classes)]
 
 
-def normalized_weights(sample_weight, weight_of_class, y_index, xp):
+def normalized_weights(sample_weight, weight_of_class, y_index, xp=np):
     """``s / sum(s)`` with ``s_i = sample_weight[i] * weight_of_class[y_i]``
     (``weight_of_class`` None: 1). Where that sum overflows (weights near
     the largest float), each factor is first divided by its largest value,
     so that such weights give the model of uniform weights. Raises if ``s``
     sums to zero."""
     s = sample_weight
-    if weight_of_class is not None:
-        weight_of_class = xp.astype(weight_of_class, s.dtype)
-        s = s * xp.take(weight_of_class, y_index, axis=0)
     with np.errstate(over="ignore", invalid="ignore"):
+        if weight_of_class is not None:
+            weight_of_class = xp.astype(weight_of_class, s.dtype)
+            s = s * xp.take(weight_of_class, y_index, axis=0)
         total = float(xp.sum(s))
     if not math.isfinite(total):
         s = _divided_by_max(sample_weight, xp)
@@ -189,7 +197,7 @@ def _divided_by_max(a, xp):
     return a / largest if largest > 0 else a
 
 
-def validation_split(y_index, fraction, rng, xp):
+def validation_split(y_index, fraction, rng, xp=np):
     """Stratified ``(train_rows, validation_rows)`` for early stopping, the
     training rows sorted: scikit-learn's ``StratifiedShuffleSplit`` on
     numpy; on another namespace the same rows (for the same ``rng``), drawn

@@ -118,13 +118,6 @@ def test_label_gather_and_scatter_are_the_one_hot_formulas_generic(K):
     assert_allclose(np.asarray(G_x), Z_t - (Y * w[:, None]).T, rtol=0, atol=1e-15)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="bug: subtract_at_labels with a scalar w calls xp.where(mask, 1.0, "
-    "0.0), two Python scalars, which the array API standard does not allow "
-    "(array_api_strict raises TypeError); cross_entropy_gradient passes w=1.0",
-)
 def test_subtract_at_labels_with_a_scalar_weight_generic():
     """``cross_entropy_gradient`` subtracts the one-hot labels with the
     scalar weight 1.0 (then multiplies by ``w``): the generic path must take
@@ -200,13 +193,6 @@ def test_map_and_map_sum_add_the_blocks_results():
     assert_allclose(first1, first, rtol=1e-13)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(AttributeError, IndexError),
-    reason="bug (predates 57b395a): blocks() reads X.dtype.itemsize, which an "
-    "array-API dtype need not have, and slices X[r] with one index on a 2-D "
-    "array, which the standard does not specify (X[r, :] or X[r, ...])",
-)
 def test_dense_blocks_on_a_generic_namespace():
     xp = generic_namespace()
     X, _, _, y, w = make_data(0, n=600, d=4)
