@@ -449,9 +449,9 @@ def newton_cg(objective, P, f, g, threshold, *, seed, max_cg=200):
         t, P, f, g = step
         opt, opt_before = objective.optimality(P, g), opt
         misleads = eta < 0.1 and (t < 1 or opt > 0.5 * opt_before)
-        if curvature is not objective and misleads:
-            fraction *= 2
-            curvature = objective.on_sample(fraction, HESSIAN_MIN_ROWS, seed)
+        if curvature is not objective and misleads:  # at least twice the rows
+            fraction, min_rows = 2 * fraction, 2 * curvature.n_rows
+            curvature = objective.on_sample(fraction, min_rows, seed)
         yield Iteration(P, f, opt, t)
 
 
