@@ -527,6 +527,8 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
             For two classes, the softmax of ``[-z / 2, z / 2]`` with ``z`` the
             decision function, i.e. ``[1 - sigmoid(z), sigmoid(z)]``.
         """
+        if _prepare.is_dask(X):
+            return _dask_predict(self, X, "predict_proba")
         xp, _ = get_namespace(X)
         return softmax(self._softmax_logits(X, xp), xp)
 
@@ -541,8 +543,24 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
+        if _prepare.is_dask(X):
+            return _dask_predict(self, X, "predict_log_proba")
         xp, _ = get_namespace(X)
         return log_softmax(self._softmax_logits(X, xp), xp)
+
+    def decision_function(self, X):
+        """Decision values (a lazy Dask array for Dask ``X``), see
+        :meth:`~sklearn.linear_model.LinearClassifierMixin.decision_function`."""
+        if _prepare.is_dask(X):
+            return _dask_predict(self, X, "decision_function")
+        return super().decision_function(X)
+
+    def predict(self, X):
+        """Class labels (a lazy Dask array for Dask ``X``), see
+        :meth:`~sklearn.linear_model.LinearClassifierMixin.predict`."""
+        if _prepare.is_dask(X):
+            return _dask_predict(self, X, "predict")
+        return super().predict(X)
 
     def _softmax_logits(self, X, xp):
         check_is_fitted(self)
@@ -555,3 +573,10 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _dask_predict(estimator, X, method):
+    """``method`` on Dask ``X``, lazily, chunk by chunk (``sk_softmax.dask``)."""
+    from .dask import predict
+
+    return predict(estimator, X, method)

@@ -5,6 +5,7 @@ early-stopping split, the objective and its start point, and the step
 schedule and plateau policy."""
 
 import math
+import sys
 from numbers import Real
 from types import SimpleNamespace
 
@@ -146,9 +147,24 @@ def validation_split(y_index, fraction, rng):
     return train_rows, val_rows
 
 
+def is_dask(*arrays):
+    """Whether any of ``arrays`` is a Dask collection (never imports Dask:
+    without it in ``sys.modules``, none can be)."""
+    if "dask" not in sys.modules:
+        return False
+    import dask
+
+    return any(dask.is_dask_collection(a) for a in arrays)
+
+
 def prepare(estimator, X, y, sample_weight, classes, incremental):
     """The fit's inputs, as a namespace: validate the data, encode the labels, weigh the samples, split off
-    the validation rows, and build the objective and the start point."""
+    the validation rows, and build the objective and the start point.
+    Dask input goes to ``sk_softmax.dask``, which keeps ``X`` on the workers."""
+    if is_dask(X, y, sample_weight):
+        from .dask import prepare_dask
+
+        return prepare_dask(estimator, X, y, sample_weight, classes, incremental)
     continuing = hasattr(estimator, "coef_") and (incremental or estimator.warm_start)
     xp, _ = get_namespace(X)
     X, y = validate_data(
