@@ -150,7 +150,7 @@ def validation_split(y_index, fraction, rng):
 def is_dask(*arrays):
     """Whether any of ``arrays`` is a Dask collection (never imports Dask:
     without it in ``sys.modules``, none can be)."""
-    if "dask" not in sys.modules:
+    if sys.modules.get("dask") is None:  # not imported, or blocked
         return False
     import dask
 

@@ -48,9 +48,11 @@ chunk.
 """
 
 import math
+import os
 import threading
 import uuid
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cache
 from types import SimpleNamespace
@@ -122,20 +124,35 @@ def limited_blas(threads=BLAS_THREADS):
                 _blas_state["limiter"] = None
 
 
+class _Box:
+    """Arguments carried as one opaque value in a task graph (a graph
+    would read a tuple as a task or a list of keys)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+def _call(func, part, extra, shared, threads):
+    """The task of one part: ``func(part, extra, *shared)``, BLAS limited."""
+    extra = extra.value if isinstance(extra, _Box) else extra
+    with limited_blas(threads):
+        return func(part, extra, *shared.value)
+
+
 def _local(part, n_classes):
     """The in-memory backend of one part ``(X, y, w)``, on its worker."""
     X, y, w = part
     return ArrayBackend(X, y, w, n_classes, _xp())
 
 
-def _map_part(fn, part, n_classes, params, threads):
-    with limited_blas(threads):
-        return _local(part, n_classes).map(fn, *params)
+def _map_part(part, kept, fn, n_classes, args):
+    return _local(part, n_classes).map(fn, *args)
 
 
-def _map_sum_part(fn, part, n_classes, kept, params, threads):
-    with limited_blas(threads):
-        return _local(part, n_classes).map_sum(fn, *params, kept=kept)
+def _map_sum_part(part, kept, fn, n_classes, args):
+    return _local(part, n_classes).map_sum(fn, *args, kept=kept)
 
 
 def _add(*parts):
@@ -168,7 +185,7 @@ def _raw_part(X, y, sample_weight, dtype):
     return X, y, sample_weight
 
 
-def _label_summary(part):
+def _label_summary(part, extra):
     """One part's labels, their total sample weights (float64), whether its
     ``X`` is finite, and its smallest weight."""
     X, y, sample_weight = part
@@ -181,7 +198,7 @@ def _label_summary(part):
     return labels, totals, bool(np.isfinite(values).all()), float(smallest)
 
 
-def _encode(part, classes, row_scale):
+def _encode(part, extra, classes, row_scale):
     """``(X, label indices, normalized weights)`` of a raw part:
     ``w_i = sample_weight_i * row_scale[y_i]``."""
     X, y, sample_weight = part
@@ -196,7 +213,7 @@ def _class_totals(xp, X, y, w, n_classes):
     return positive, np.bincount(y, weights=w, minlength=n_classes)
 
 
-def _draw(part, share, n_classes, seed):
+def _draw(part, seed, share, n_classes):
     """About ``share`` of the part's rows of each class with positive weight,
     drawn without replacement (a larger ``share`` gives a superset), in their
     original order; the weights are rescaled later (``_rescale``)."""
@@ -209,28 +226,121 @@ def _draw(part, share, n_classes, seed):
         permutation = rng.permutation(rows_k.shape[0])
         m = min(rows_k.shape[0], math.ceil(share * rows_k.shape[0]))
         chosen.append(rows_k[permutation[:m]])
-    rows = np.sort(np.concatenate(chosen))
-    return _rows(X, rows), y[rows], w[rows]
+    return _take(part, np.sort(np.concatenate(chosen)))
 
 
-def _rows(X, rows):
-    if sp.issparse(X):
-        return X[rows]
-    return np.take(X, rows, axis=0)
-
-
-def _rescale(part, scale):
+def _rescale(part, extra, scale):
     X, y, w = part
     return X, y, w * scale.astype(w.dtype)[y]
 
 
 def _take(part, rows):
     X, y, w = part
-    return _rows(X, rows), y[rows], w[rows]
+    X = X[rows] if sp.issparse(X) else np.take(X, rows, axis=0)
+    return X, y[rows], w[rows]
+
+
+def _n_rows(part, extra):
+    return part[1].shape[0]
 
 
 def _fresh(name):
     return f"sk_softmax-{name}-{uuid.uuid4().hex}"
+
+
+# ------------------------------------------------------------- runners
+
+
+class _LocalRunner:
+    """Parts held in this process (Dask's threaded or synchronous
+    scheduler): each pass runs the parts' tasks in a thread pool (one
+    thread per core; in turn when the scheduler is the synchronous one)."""
+
+    def __init__(self, synchronous):
+        self.synchronous = synchronous
+
+    def persist(self, tasks):
+        return list(dask.compute(*tasks))
+
+    def _results(self, func, parts, extras, shared, threads):
+        calls = [
+            (func, part, _Box(extra), _Box(shared), threads)
+            for part, extra in zip(parts, extras, strict=True)
+        ]
+        if self.synchronous or len(calls) == 1:
+            return [_call(*call) for call in calls]
+        return list(_pool().map(lambda call: _call(*call), calls))
+
+    def map(self, func, parts, extras, shared, threads):
+        return self._results(func, parts, extras, shared, threads)
+
+    def gather(self, func, parts, extras, shared, threads):
+        return self._results(func, parts, extras, shared, threads)
+
+    def map_sum(self, func, parts, extras, shared, threads):
+        return _add(*self._results(func, parts, extras, shared, threads))
+
+
+@cache
+def _pool():
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+
+
+class _DistributedRunner:
+    """Parts held on the workers of a ``dask.distributed`` cluster, as
+    futures. Each pass is one fresh graph, sent in one message: the shared
+    arguments under a fresh key, one task per part on the part's future,
+    and a tree of sums (``SPLIT_EVERY`` results a task)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def persist(self, tasks):
+        return list(self.client.compute(list(tasks)))
+
+    def _graph(self, func, parts, extras, shared, threads):
+        shared_key = _fresh("args")
+        graph = {shared_key: _Box(shared)}
+        keys = []
+        for part, extra in zip(parts, extras, strict=True):
+            key = _fresh(func.__name__.strip("_"))
+            if not _is_future(extra):  # a kept result stays a reference
+                extra = _Box(extra)
+            graph[key] = (_call, func, part, extra, shared_key, threads)
+            keys.append(key)
+        return graph, keys
+
+    def map(self, func, parts, extras, shared, threads):
+        graph, keys = self._graph(func, parts, extras, shared, threads)
+        return list(self.client.get(graph, keys, sync=False))
+
+    def gather(self, func, parts, extras, shared, threads):
+        graph, keys = self._graph(func, parts, extras, shared, threads)
+        return list(self.client.get(graph, keys))
+
+    def map_sum(self, func, parts, extras, shared, threads):
+        graph, keys = self._graph(func, parts, extras, shared, threads)
+        while len(keys) > 1:
+            level = []
+            for i in range(0, len(keys), SPLIT_EVERY):
+                level.append(_fresh("sum"))
+                graph[level[-1]] = (_add, *keys[i : i + SPLIT_EVERY])
+            keys = level
+        return self.client.get(graph, keys[0])
+
+
+def _is_future(obj):
+    return type(obj).__name__ == "Future" and hasattr(obj, "key")
+
+
+def _runner():
+    """The runner of Dask's current scheduler: a ``distributed`` client's,
+    or the local one (threads, or in turn for the synchronous scheduler)."""
+    scheduler = dask.base.get_scheduler()
+    client = getattr(scheduler, "__self__", None)
+    if client is not None and hasattr(client, "submit"):
+        return _DistributedRunner(client)
+    return _LocalRunner(synchronous=scheduler is dask.local.get_sync)
 
 
 # -------------------------------------------------------------- backend
@@ -242,10 +352,12 @@ class DaskBackend:
 
     Parameters
     ----------
-    parts : list of persisted ``dask.delayed`` objects
-        Each evaluates to ``(X, y, w)`` of one chunk of rows: ``X`` numpy or
-        scipy sparse (CSR), ``y`` the label indices, ``w`` the normalized
-        weights.
+    runner : the scheduler's runner (``_runner()``)
+    parts : list
+        The persisted parts (futures on a cluster, tuples in this process
+        for the threaded scheduler), each ``(X, y, w)`` of one chunk of rows:
+        ``X`` numpy or scipy sparse CSR, ``y`` the label indices, ``w`` the
+        normalized weights.
     n_rows, n_features, n_classes : int
     dtype : numpy dtype of ``X``
     sparse : bool
@@ -254,16 +366,17 @@ class DaskBackend:
     #: The weights live on the workers; the client has no array of them.
     w = None
 
-    def __init__(self, parts, *, n_rows, n_features, n_classes, dtype, sparse):
-        self.parts = list(parts)
+    def __init__(self, runner, parts, *, n_rows, n_features, n_classes, dtype, sparse):
+        self.runner, self.parts = runner, list(parts)
         self.n_rows, self.n_features = n_rows, n_features
         self.n_classes, self.dtype, self.sparse = n_classes, np.dtype(dtype), sparse
         self.xp = _xp()
         self.blas_threads = BLAS_THREADS
-        self._totals = None
+        self._totals = self._part_rows = None
 
     def _with(self, parts, n_rows):
         return DaskBackend(
+            self.runner,
             parts,
             n_rows=n_rows,
             n_features=self.n_features,
@@ -272,42 +385,25 @@ class DaskBackend:
             sparse=self.sparse,
         )
 
-    def _params(self, args):
-        """The pass's arguments as one fresh key: sent once per pass, and
-        never confused with an earlier pass's (``hash=False`` semantics)."""
-        return dask.delayed(args, traverse=False, name=_fresh("params"))
+    def _run(self, how, func, *shared, extras=None):
+        extras = [None] * len(self.parts) if extras is None else extras
+        run = getattr(self.runner, how)
+        return run(func, self.parts, extras, shared, self.blas_threads)
 
     # -- passes over the rows
 
     def map(self, fn, *args):
-        """``fn`` on every part's blocks, the results kept on the workers
-        (a list of persisted objects, one per part)."""
-        params = self._params(args)
-        tasks = [
-            dask.delayed(_map_part)(fn, part, self.n_classes, params, self.blas_threads)
-            for part in self.parts
-        ]
-        return list(dask.persist(*tasks))
+        """``fn`` on every part's blocks, the results kept where the part
+        is (a list, one entry per part)."""
+        return self._run("map", _map_part, fn, self.n_classes, args)
 
     def map_sum(self, fn, *args, kept=None):
         """The sum over all rows of ``fn``'s per-block results (as
         ``ArrayBackend.map_sum``), reduced by a tree of sums on the workers;
         ``kept`` is the result of ``map``."""
-        params = self._params(args)
-        kept = [None] * len(self.parts) if kept is None else kept
-        results = [
-            dask.delayed(_map_sum_part)(
-                fn, part, self.n_classes, k, params, self.blas_threads
-            )
-            for part, k in zip(self.parts, kept, strict=True)
-        ]
-        while len(results) > 1:
-            results = [
-                dask.delayed(_add)(*results[i : i + SPLIT_EVERY])
-                for i in range(0, len(results), SPLIT_EVERY)
-            ]
-        (total,) = dask.compute(results[0])
-        return total
+        return self._run(
+            "map_sum", _map_sum_part, fn, self.n_classes, args, extras=kept
+        )
 
     # -- row subsets
 
@@ -316,12 +412,12 @@ class DaskBackend:
         to the client as an in-memory ``ArrayBackend``."""
         rows = np.asarray(rows)
         bounds = np.concatenate([[0], np.cumsum(self.part_rows())])
-        tasks = []
-        for i, part in enumerate(self.parts):
-            local = rows[(rows >= bounds[i]) & (rows < bounds[i + 1])] - bounds[i]
-            if local.shape[0]:
-                tasks.append(dask.delayed(_take)(part, local))
-        pieces = dask.compute(*tasks)
+        local = [
+            rows[(rows >= bounds[i]) & (rows < bounds[i + 1])] - bounds[i]
+            for i in range(len(self.parts))
+        ]
+        pieces = self._run("gather", _take_rows, extras=local)
+        pieces = [p for p in pieces if p[1].shape[0]]
         stack = sp.vstack if self.sparse else np.concatenate
         X = stack([p[0] for p in pieces])
         X = X.tocsr() if self.sparse else X
@@ -331,9 +427,8 @@ class DaskBackend:
 
     def part_rows(self):
         """The number of rows of each part."""
-        if getattr(self, "_part_rows", None) is None:
-            sizes = [dask.delayed(lambda p: p[1].shape[0])(p) for p in self.parts]
-            self._part_rows = np.asarray(dask.compute(*sizes))
+        if self._part_rows is None:
+            self._part_rows = np.asarray(self._run("gather", _n_rows))
         return self._part_rows
 
     def class_totals(self):
@@ -354,22 +449,14 @@ class DaskBackend:
         n_sample = max(math.ceil(fraction * n_positive), min_rows)
         if n_sample >= n_positive:
             return None
+        seeds = [(seed, i) for i in range(len(self.parts))]
         share = n_sample / n_positive
-        drawn = [
-            dask.delayed(_draw)(part, share, self.n_classes, (seed, i))
-            for i, part in enumerate(self.parts)
-        ]
-        sample = self._with(dask.persist(*drawn), n_rows=0)
-        counts, sampled_weight = sample.class_totals()
+        drawn = self._run("map", _draw, share, self.n_classes, extras=seeds)
+        sample = self._with(drawn, n_rows=0)
+        counts, sampled = sample.class_totals()
         sample.n_rows = int(counts.sum())
-        scale = np.where(
-            sampled_weight > 0,
-            class_weight / np.where(sampled_weight > 0, sampled_weight, 1),
-            0.0,
-        )
-        sample.parts = list(
-            dask.persist(*[dask.delayed(_rescale)(p, scale) for p in sample.parts])
-        )
+        scale = class_weight / np.where(sampled > 0, sampled, 1.0)
+        sample.parts = sample._run("map", _rescale, scale)
         sample._totals = None
         return sample
 
@@ -379,6 +466,10 @@ class DaskBackend:
         """As ``ArrayBackend.parameter_layout``: column-major for sparse
         chunks, whose products read ``W^T`` row-major."""
         return np.asfortranarray(P) if self.sparse else P
+
+
+def _take_rows(part, rows):
+    return _take(part, rows)
 
 
 # ------------------------------------------------------------- the fit
@@ -462,7 +553,7 @@ def _checked_inputs(estimator, X, y, sample_weight):
     return X, arrays["y"], arrays.get("sample_weight")
 
 
-def _raw_parts(X, y, sample_weight):
+def _raw_parts(runner, X, y, sample_weight):
     """The persisted raw parts ``(X, y, sample_weight)``, one per row chunk."""
     dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
     X_chunks = X.to_delayed().ravel()
@@ -475,13 +566,13 @@ def _raw_parts(X, y, sample_weight):
         dask.delayed(_raw_part)(Xc, yc, wc, dtype)
         for Xc, yc, wc in zip(X_chunks, y_chunks, w_chunks, strict=True)
     ]
-    return list(dask.persist(*tasks)), dtype
+    return runner.persist(tasks), dtype
 
 
-def _labels_and_weights(estimator, parts, continuing):
+def _labels_and_weights(estimator, runner, parts, continuing):
     """The classes (one pass over the parts) and the factor of each class
     that turns a sample weight into a normalized weight."""
-    summaries = dask.compute(*[dask.delayed(_label_summary)(p) for p in parts])
+    summaries = runner.gather(_label_summary, parts, [None] * len(parts), (), 1)
     if not all(s[2] for s in summaries):
         raise ValueError("Input X contains NaN or infinity.")
     if min(s[3] for s in summaries) < 0:
@@ -527,11 +618,14 @@ def prepare_dask(estimator, X, y, sample_weight, classes, incremental):
             f"X has {X.shape[1]} features, but the model to continue from "
             f"(warm_start) was fitted with {estimator.coef_.shape[1]} features."
         )
-    raw, dtype = _raw_parts(X, y, sample_weight)
-    classes, row_scale = _labels_and_weights(estimator, raw, continuing)
-    parts = dask.persist(*[dask.delayed(_encode)(p, classes, row_scale) for p in raw])
+    runner = _runner()
+    raw, dtype = _raw_parts(runner, X, y, sample_weight)
+    classes, row_scale = _labels_and_weights(estimator, runner, raw, continuing)
+    extras = [None] * len(raw)
+    parts = runner.map(_encode, raw, extras, (classes, row_scale), 1)
     del raw  # the encoded parts share X's chunks
     data = DaskBackend(
+        runner,
         parts,
         n_rows=X.shape[0],
         n_features=X.shape[1],
