@@ -128,10 +128,15 @@ class _Box:
     """Arguments carried as one opaque value in a task graph (a graph
     would read a tuple as a task or a list of keys)."""
 
-    __slots__ = ("value",)
+    __slots__ = ("value", "token")
 
     def __init__(self, value):
-        self.value = value
+        self.value, self.token = value, uuid.uuid4().hex
+
+    def __dask_tokenize__(self):
+        # A fresh token: the graph's name is never made by hashing the
+        # parameters (an md5 of K x d numbers on every pass).
+        return self.token
 
 
 def _call(func, part, extra, shared, threads):

@@ -37,6 +37,9 @@ def client():
         worker_dashboard_address=None,
     ) as cluster:
         with distributed.Client(cluster) as client:
+            # The workers' first task imports scikit-learn (seconds): here,
+            # rather than in the first test's time.
+            client.run(__import__, "sk_softmax.dask")
             yield client
 
 
