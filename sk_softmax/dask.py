@@ -49,6 +49,7 @@ chunk.
 
 import math
 import os
+import sys
 import threading
 import uuid
 import warnings
@@ -279,6 +280,8 @@ class _LocalRunner:
     def map(self, func, parts, extras, shared, threads):
         return self._results(func, parts, extras, shared, threads)
 
+    place = map
+
     def gather(self, func, parts, extras, shared, threads):
         return self._results(func, parts, extras, shared, threads)
 
@@ -323,6 +326,32 @@ class _DistributedRunner:
         graph, keys = self._graph(func, parts, extras, shared, threads)
         return list(self.client.get(graph, keys))
 
+    def place(self, func, parts, extras, shared, threads):
+        """``map``, its results spread evenly over the workers: each part's
+        task runs where the part is while that worker has fewer than its
+        share, elsewhere otherwise (a loose restriction: another worker
+        takes over if that one is lost). Each later pass runs where the
+        parts are; with as many parts per worker, no worker idles while
+        another works, which is when the scheduler would move a part."""
+        sys.modules["distributed"].wait(parts)
+        workers = sorted(self.client.scheduler_info()["workers"])
+        holders = self.client.who_has(parts)
+        targets = _balance([holders[p.key] for p in parts], workers)
+        return [
+            self.client.submit(
+                _call,
+                func,
+                part,
+                _Box(extra),
+                _Box(shared),
+                threads,
+                key=_fresh(func.__name__.strip("_")),
+                workers=[target],
+                allow_other_workers=True,
+            )
+            for part, extra, target in zip(parts, extras, targets, strict=True)
+        ]
+
     def map_sum(self, func, parts, extras, shared, threads):
         graph, keys = self._graph(func, parts, extras, shared, threads)
         while len(keys) > 1:
@@ -332,6 +361,24 @@ class _DistributedRunner:
                 graph[level[-1]] = (_add, *keys[i : i + SPLIT_EVERY])
             keys = level
         return self.client.get(graph, keys[0])
+
+
+def _balance(holders, workers):
+    """A worker for each part, as many parts per worker (to one), each part
+    kept on a worker that holds it (``holders``) where possible."""
+    share = -(-len(holders) // len(workers))
+    load = dict.fromkeys(workers, 0)
+    targets = [None] * len(holders)
+    for i, holding in enumerate(holders):
+        kept = [w for w in holding if w in load and load[w] < share]
+        if kept:
+            targets[i] = kept[0]
+            load[kept[0]] += 1
+    for i, target in enumerate(targets):
+        if target is None:
+            targets[i] = min(workers, key=load.get)
+            load[targets[i]] += 1
+    return targets
 
 
 def _is_future(obj):
@@ -627,7 +674,7 @@ def prepare_dask(estimator, X, y, sample_weight, classes, incremental):
     raw, dtype = _raw_parts(runner, X, y, sample_weight)
     classes, row_scale = _labels_and_weights(estimator, runner, raw, continuing)
     extras = [None] * len(raw)
-    parts = runner.map(_encode, raw, extras, (classes, row_scale), 1)
+    parts = runner.place(_encode, raw, extras, (classes, row_scale), 1)
     del raw  # the encoded parts share X's chunks
     data = DaskBackend(
         runner,

@@ -290,3 +290,42 @@ def test_package_imports_without_dask(tmp_path):
         """
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def _blas_threads(xp, X, y, w):
+    from threadpoolctl import threadpool_info
+
+    blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    return np.array([1.0, max(blas)])
+
+
+def test_one_blas_thread_per_task(client):
+    """Each task on the workers runs with BLAS limited to one thread."""
+    from sk_softmax.dask import prepare_dask
+
+    X, y = _data(n=600, seed=8)
+    fit = prepare_dask(
+        SoftmaxGDClassifier(), *_chunked(X, y, rows=100), None, None, False
+    )
+    blocks, threads = fit.objective.data.map_sum(_blas_threads)
+    assert threads == blocks  # one thread in every block of every part
+
+
+def test_take_and_warm_start_threaded():
+    """``take`` brings a few rows to the client; ``warm_start`` continues
+    a Dask fit from its model."""
+    from sk_softmax.dask import prepare_dask
+
+    X, y = _data(n=900, seed=9)
+    Xd, yd = _chunked(X, y, rows=200)
+    with dask.config.set(scheduler="threads"):
+        fit = prepare_dask(SoftmaxGDClassifier(), Xd, yd, None, None, False)
+        rows = np.array([0, 199, 200, 555, 899])
+        batch = fit.objective.data.take(rows, scale=2.0)
+        assert_allclose(batch.X, X[rows])
+        assert_array_equal(batch.y, y[rows])
+        assert_allclose(batch.w, 2.0 / 900)
+        model = SoftmaxGDClassifier(warm_start=True, **TIGHT).fit(Xd, yd)
+        n_iter = model.n_iter_
+        model.fit(Xd, yd)
+    assert model.n_iter_ < n_iter
