@@ -345,7 +345,9 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
 
     def _fit(self, X, y, sample_weight, *, classes, incremental):
         """The one path of ``fit`` (``incremental=False``) and ``partial_fit``."""
-        fit = _prepare.prepare(self, X, y, sample_weight, classes, incremental)
+        dask = _prepare.is_dask(X, y, sample_weight)  # X stays on the workers
+        prepare = _dask_prepare if dask else _prepare.prepare
+        fit = prepare(self, X, y, sample_weight, classes, incremental)
         callback_ctx = self._init_callback_context(max_subtasks=fit.max_iter)
         # sample_weight for the callbacks' scorers, e.g. ScoringMonitor
         fit_args = dict(
@@ -580,3 +582,10 @@ def _dask_predict(estimator, X, method):
     from .dask import predict
 
     return predict(estimator, X, method)
+
+
+def _dask_prepare(*args):
+    """``_prepare.prepare`` for Dask input (``sk_softmax.dask``)."""
+    from .dask import prepare_dask
+
+    return prepare_dask(*args)

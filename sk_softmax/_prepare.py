@@ -159,12 +159,7 @@ def is_dask(*arrays):
 
 def prepare(estimator, X, y, sample_weight, classes, incremental):
     """The fit's inputs, as a namespace: validate the data, encode the labels, weigh the samples, split off
-    the validation rows, and build the objective and the start point.
-    Dask input goes to ``sk_softmax.dask``, which keeps ``X`` on the workers."""
-    if is_dask(X, y, sample_weight):
-        from .dask import prepare_dask
-
-        return prepare_dask(estimator, X, y, sample_weight, classes, incremental)
+    the validation rows, and build the objective and the start point."""
     continuing = hasattr(estimator, "coef_") and (incremental or estimator.warm_start)
     xp, _ = get_namespace(X)
     X, y = validate_data(

@@ -1,6 +1,6 @@
 """Full-batch fits on Dask arrays: the data stay on the workers.
 
-``SoftmaxGDClassifier.fit`` routes here (``_prepare.prepare``) when ``X``,
+``SoftmaxGDClassifier.fit`` routes here (``_classifier._fit``) when ``X``,
 ``y`` or ``sample_weight`` is a Dask collection. This module is imported
 only then, so the package itself never needs Dask.
 
