@@ -280,7 +280,9 @@ class _LocalRunner:
     def map(self, func, parts, extras, shared, threads):
         return self._results(func, parts, extras, shared, threads)
 
-    place = map
+    def place(self, func, parts, extras, shared, threads):
+        """``map``, and where each result is (here: nowhere in particular)."""
+        return self.map(func, parts, extras, shared, threads), [None] * len(parts)
 
     def gather(self, func, parts, extras, shared, threads):
         return self._results(func, parts, extras, shared, threads)
@@ -337,7 +339,7 @@ class _DistributedRunner:
         workers = sorted(self.client.scheduler_info()["workers"])
         holders = self.client.who_has(parts)
         targets = _balance([holders[p.key] for p in parts], workers)
-        return [
+        placed = [
             self.client.submit(
                 _call,
                 func,
@@ -351,6 +353,7 @@ class _DistributedRunner:
             )
             for part, extra, target in zip(parts, extras, targets, strict=True)
         ]
+        return placed, targets
 
     def map_sum(self, func, parts, extras, shared, threads):
         graph, keys = self._graph(func, parts, extras, shared, threads)
@@ -418,8 +421,13 @@ class DaskBackend:
     #: The weights live on the workers; the client has no array of them.
     w = None
 
-    def __init__(self, runner, parts, *, n_rows, n_features, n_classes, dtype, sparse):
+    def __init__(
+        self, runner, parts, *, n_rows, n_features, n_classes, dtype, sparse, where=None
+    ):
         self.runner, self.parts = runner, list(parts)
+        # The worker of each part, if known: a pass sums each worker's
+        # parts together first, where they are, and moves only their sums.
+        self.where = [None] * len(self.parts) if where is None else list(where)
         self.n_rows, self.n_features = n_rows, n_features
         self.n_classes, self.dtype, self.sparse = n_classes, np.dtype(dtype), sparse
         self.xp = _xp()
@@ -435,12 +443,17 @@ class DaskBackend:
             n_classes=self.n_classes,
             dtype=self.dtype,
             sparse=self.sparse,
+            where=self.where,  # the results of ``map`` stay with their parts
         )
 
     def _run(self, how, func, *shared, extras=None):
         extras = [None] * len(self.parts) if extras is None else extras
+        parts = self.parts
+        if how == "map_sum":  # each worker's parts side by side in the tree
+            order = sorted(range(len(parts)), key=lambda i: str(self.where[i]))
+            parts, extras = [parts[i] for i in order], [extras[i] for i in order]
         run = getattr(self.runner, how)
-        return run(func, self.parts, extras, shared, self.blas_threads)
+        return run(func, parts, extras, shared, self.blas_threads)
 
     # -- passes over the rows
 
@@ -674,7 +687,7 @@ def prepare_dask(estimator, X, y, sample_weight, classes, incremental):
     raw, dtype = _raw_parts(runner, X, y, sample_weight)
     classes, row_scale = _labels_and_weights(estimator, runner, raw, continuing)
     extras = [None] * len(raw)
-    parts = runner.place(_encode, raw, extras, (classes, row_scale), 1)
+    parts, where = runner.place(_encode, raw, extras, (classes, row_scale), 1)
     del raw  # the encoded parts share X's chunks
     data = DaskBackend(
         runner,
@@ -684,6 +697,7 @@ def prepare_dask(estimator, X, y, sample_weight, classes, incremental):
         n_classes=classes.shape[0],
         dtype=dtype,
         sparse=sp.issparse(X._meta),
+        where=where,
     )
     objective = SoftmaxObjective(
         data,

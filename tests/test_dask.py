@@ -119,7 +119,10 @@ def test_hessian_sample_within_chunks(client):
         SoftmaxGDClassifier(), *_chunked(X, y, rows=1000), None, None, False
     )
     data = fit.objective.data
+    # the 6 parts spread 3 and 3 over the 2 workers, their places known
+    assert sorted(np.unique(data.where, return_counts=True)[1]) == [3, 3]
     sample = data.sample(0.1, 1000, seed=3)
+    assert sample.where == data.where  # drawn where the parts are
     counts, class_weight = sample.class_totals()
     assert 1000 <= sample.n_rows == counts.sum() <= 1000 + 3 * 6
     assert_allclose(class_weight, data.class_totals()[1], rtol=1e-12)
