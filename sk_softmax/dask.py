@@ -586,6 +586,9 @@ def _checked_inputs(estimator, X, y, sample_weight):
     checked on their metadata only (nothing is computed); sets
     ``n_features_in_`` and ``feature_names_in_`` as ``validate_data``."""
     _check_feature_names(estimator, X, reset=True)
+    names = getattr(X, "columns", None)  # a Dask DataFrame's, as pandas'
+    if names is not None and all(isinstance(name, str) for name in names):
+        estimator.feature_names_in_ = np.asarray(list(names), dtype=object)
     X = _as_dask_array(X, "X")
     if X.ndim != 2:
         raise ValueError(f"Expected a 2D array, got a {X.ndim}D Dask array instead.")

@@ -332,3 +332,21 @@ def test_take_and_warm_start_threaded():
         n_iter = model.n_iter_
         model.fit(Xd, yd)
     assert model.n_iter_ < n_iter
+
+
+def test_dask_dataframe_threaded():
+    """A Dask DataFrame's columns become ``feature_names_in_``; the model
+    predicts on pandas without a feature-name warning."""
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, y = _data(n=600, seed=10)
+    df = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    with dask.config.set(scheduler="threads"):
+        model = _fit(
+            _short(), dd.from_pandas(df, npartitions=3), dd.from_pandas(pd.Series(y), 3)
+        )
+    expected = _fit(_short(), df, y)
+    assert_array_equal(model.feature_names_in_, expected.feature_names_in_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_allclose(model.predict_proba(df), expected.predict_proba(df), atol=1e-8)
