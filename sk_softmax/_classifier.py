@@ -357,7 +357,9 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
 
     def _fit(self, X, y, sample_weight, *, classes, incremental):
         """The one path of ``fit`` (``incremental=False``) and ``partial_fit``."""
-        fit = _fitting.prepare(self, X, y, sample_weight, classes, incremental)
+        dask = _fitting.is_dask(X, y, sample_weight)  # X stays on the workers
+        prepare = _dask_prepare if dask else _fitting.prepare
+        fit = prepare(self, X, y, sample_weight, classes, incremental)
         callback_ctx = self._init_callback_context(max_subtasks=fit.max_iter)
         # sample_weight for the callbacks' scorers, e.g. ScoringMonitor
         fit_args = dict(
@@ -448,6 +450,8 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
             For two classes, the softmax of ``[-z / 2, z / 2]`` with ``z`` the
             decision function, i.e. ``[1 - sigmoid(z), sigmoid(z)]``.
         """
+        if _fitting.is_dask(X):
+            return _dask_predict(self, X, "predict_proba")
         check_is_fitted(self)
         check_same_namespace(X, self, attribute="coef_", method="predict_proba")
         xp, _ = get_namespace(X)
@@ -464,10 +468,26 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
+        if _fitting.is_dask(X):
+            return _dask_predict(self, X, "predict_log_proba")
         check_is_fitted(self)
         check_same_namespace(X, self, attribute="coef_", method="predict_log_proba")
         xp, _ = get_namespace(X)
         return log_softmax(self._softmax_logits(X, xp), xp)
+
+    def decision_function(self, X):
+        """Decision values (a lazy Dask array for Dask ``X``), see
+        :meth:`~sklearn.linear_model.LinearClassifierMixin.decision_function`."""
+        if _fitting.is_dask(X):
+            return _dask_predict(self, X, "decision_function")
+        return super().decision_function(X)
+
+    def predict(self, X):
+        """Class labels (a lazy Dask array for Dask ``X``), see
+        :meth:`~sklearn.linear_model.LinearClassifierMixin.predict`."""
+        if _fitting.is_dask(X):
+            return _dask_predict(self, X, "predict")
+        return super().predict(X)
 
     def _softmax_logits(self, X, xp):
         check_is_fitted(self)
@@ -481,3 +501,17 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         tags.input_tags.sparse = True
         tags.array_api_support = True
         return tags
+
+
+def _dask_predict(estimator, X, method):
+    """``method`` on Dask ``X``, lazily, chunk by chunk (``sk_softmax.dask``)."""
+    from .dask import predict
+
+    return predict(estimator, X, method)
+
+
+def _dask_prepare(*args):
+    """``_fitting.prepare`` for Dask input (``sk_softmax.dask``)."""
+    from .dask import prepare_dask
+
+    return prepare_dask(*args)

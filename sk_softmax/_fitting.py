@@ -6,6 +6,7 @@ the objective and its start point); the ``optimizer`` (step schedule and
 plateau policy); then the ``full_batch`` or ``stochastic`` run."""
 
 import math
+import sys
 import warnings
 from numbers import Real
 from types import SimpleNamespace
@@ -243,6 +244,16 @@ def _split_on_device(y_index, fraction, rng, xp):
     train = xp.take(train, xp.asarray(rng.permutation(n_train), device=device))
     test = xp.take(test, xp.asarray(rng.permutation(n_test), device=device))
     return xp.sort(train), test
+
+
+def is_dask(*arrays):
+    """Whether any of ``arrays`` is a Dask collection (never imports Dask:
+    without it in ``sys.modules``, none can be)."""
+    if sys.modules.get("dask") is None:  # not imported, or blocked
+        return False
+    import dask
+
+    return any(dask.is_dask_collection(a) for a in arrays)
 
 
 def prepare(estimator, X, y, sample_weight, classes, incremental):

@@ -1,0 +1,772 @@
+"""Full-batch fits on Dask arrays: the data stay on the workers.
+
+``SoftmaxGDClassifier.fit`` routes here (``_classifier._fit``) when ``X``,
+``y`` or ``sample_weight`` is a Dask collection. This module is imported
+only then, so the package itself never needs Dask.
+
+What travels, and where the work is done:
+
+- ``X`` is chunked by rows (rechunked to one column chunk; dense or sparse
+  chunks, CSR after conversion), ``y`` and ``sample_weight`` are chunked to
+  match. Each chunk's rows, label indices and normalized weights are kept
+  together on a worker as one *part* (``dask.persist``); ``X`` never comes
+  to the client.
+- A pass over the data (``DaskBackend.map_sum``) is a fresh graph of one
+  task per part, each running the in-memory backend
+  (``_backend.ArrayBackend``, numpy on the worker) on its part, and a tree
+  of sums over their results. Only parameter-sized arrays travel: the
+  parameters, sent once per pass under a fresh key, and the partial sums.
+  The graph of a pass references the persisted parts' keys only, so it
+  does not grow from one iteration to the next; the solvers run unchanged
+  on the client, on small numpy arrays.
+- ``DaskBackend.map`` (Newton-CG's forward pass) keeps its per-part results
+  on the workers; ``map_sum(..., kept=...)`` reuses them there.
+- Newton-CG's Hessian sample (``DaskBackend.sample``) is drawn within each
+  part: random rows with positive weight, stratified by class, each class's
+  weights rescaled to its total weight, as ``ArrayBackend.sample`` does.
+- The labels: ``classes_`` from one pass (the labels of each part and their
+  weight totals, reduced on the client: a few numbers per class), then
+  label indices and weights computed on the workers.
+
+It works on any Dask scheduler: the default threaded one (the "workers" are
+then threads of the client process) or a ``dask.distributed`` cluster,
+used through its ``Client`` as usual. Each task limits BLAS to
+``BLAS_THREADS`` threads (threadpoolctl): Dask runs one task per worker
+thread, and BLAS threads on top oversubscribe the cores (small products ran
+10-85x slower).
+
+Only full-batch fits are distributed. Mini-batch training (``batch_size``,
+a step schedule, ``partial_fit``) and ``early_stopping`` raise a
+``ValueError`` on Dask input rather than compute ``X`` on the client; for
+mini-batch training on Dask arrays, wrap the estimator in
+``dask_ml.wrappers.Incremental``, which calls ``partial_fit`` on one chunk
+at a time.
+
+Predictions (``predict``, ``predict_proba``, ``predict_log_proba``,
+``decision_function``) on Dask arrays are lazy Dask arrays, one task per
+chunk.
+"""
+
+import math
+import os
+import sys
+import threading
+import uuid
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from functools import cache
+from types import SimpleNamespace
+
+import dask
+import dask.array as da
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.exceptions import DataConversionWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._array_api import get_namespace
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_n_features,
+    check_is_fitted,
+)
+
+from . import _fitting
+from ._backend import ArrayBackend, _sum_parts
+from ._objective import SoftmaxObjective
+
+#: BLAS threads of each task on the workers (and of the threaded scheduler's
+#: tasks): Dask already runs one task per worker thread.
+BLAS_THREADS = 1
+
+#: How many partial results each task of a pass's sum tree adds.
+SPLIT_EVERY = 4
+
+# ------------------------------------------------------------------ tasks
+
+
+@cache
+def _xp():
+    """The array namespace of numpy arrays, as ``ArrayBackend`` gets it."""
+    return get_namespace(np.empty(0))[0]
+
+
+@cache
+def _controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+_blas_lock = threading.Lock()
+_blas_state = {"depth": 0, "limiter": None}
+
+
+@contextmanager
+def limited_blas(threads=BLAS_THREADS):
+    """BLAS limited to ``threads`` threads while any task of this process
+    runs. BLAS's thread count is global to the process: the first task in
+    sets it, the last one out restores it, so that tasks running side by
+    side in threads (the threaded scheduler, a worker with several threads)
+    do not undo each other's limit."""
+    with _blas_lock:
+        if _blas_state["depth"] == 0:
+            _blas_state["limiter"] = _controller().limit(limits=threads)
+        _blas_state["depth"] += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_state["depth"] -= 1
+            if _blas_state["depth"] == 0:
+                _blas_state["limiter"].restore_original_limits()
+                _blas_state["limiter"] = None
+
+
+class _Box:
+    """Arguments carried as one opaque value in a task graph (a graph
+    would read a tuple as a task or a list of keys)."""
+
+    __slots__ = ("value", "token")
+
+    def __init__(self, value):
+        self.value, self.token = value, uuid.uuid4().hex
+
+    def __dask_tokenize__(self):
+        # A fresh token: the graph's name is never made by hashing the
+        # parameters (an md5 of K x d numbers on every pass).
+        return self.token
+
+
+def _call(func, part, extra, shared, threads):
+    """The task of one part: ``func(part, extra, *shared)``, BLAS limited."""
+    extra = extra.value if isinstance(extra, _Box) else extra
+    with limited_blas(threads):
+        return func(part, extra, *shared.value)
+
+
+def _local(part, n_classes):
+    """The in-memory backend of one part ``(X, y, w)``, on its worker."""
+    X, y, w = part
+    return ArrayBackend(X, y, w, n_classes, _xp())
+
+
+def _map_part(part, kept, fn, n_classes, args):
+    return _local(part, n_classes).map(fn, *args)
+
+
+def _map_sum_part(part, kept, fn, n_classes, args):
+    return _local(part, n_classes).map_sum(fn, *args, kept=kept)
+
+
+def _add(*parts):
+    """The sum of per-part results (``_backend._sum_parts``), summed into a
+    copy of the first, so that no task's result is modified."""
+    total = _copy(parts[0])
+    for part in parts[1:]:
+        total = _sum_parts(total, part)
+    return total
+
+
+def _copy(result):
+    if isinstance(result, tuple):
+        return tuple(_copy(r) for r in result)
+    return result.copy() if isinstance(result, np.ndarray) else result
+
+
+def _raw_part(X, y, sample_weight, dtype):
+    """One chunk's ``(X, y, sample_weight)``: ``X`` as ``dtype`` (sparse:
+    CSR), ``y`` 1-D, the weights ones where none were given."""
+    if sp.issparse(X):
+        X = X.tocsr().astype(dtype, copy=False)
+    else:
+        X = np.asarray(X, dtype=dtype)
+    y = np.asarray(y).reshape(-1)
+    if sample_weight is None:
+        sample_weight = np.ones(X.shape[0], dtype=dtype)
+    else:
+        sample_weight = np.asarray(sample_weight, dtype=dtype).reshape(-1)
+    return X, y, sample_weight
+
+
+def _label_summary(part, extra):
+    """One part's labels, their total sample weights (float64), whether its
+    ``X`` is finite, and its smallest weight."""
+    X, y, sample_weight = part
+    labels, inverse = np.unique(y, return_inverse=True)
+    totals = np.bincount(
+        inverse.reshape(-1), weights=sample_weight, minlength=labels.shape[0]
+    )
+    values = X.data if sp.issparse(X) else X
+    smallest = sample_weight.min() if sample_weight.shape[0] else 0.0
+    return labels, totals, bool(np.isfinite(values).all()), float(smallest)
+
+
+def _encode(part, extra, classes, row_scale):
+    """``(X, label indices, normalized weights)`` of a raw part:
+    ``w_i = sample_weight_i * row_scale[y_i]``."""
+    X, y, sample_weight = part
+    y_index = np.searchsorted(classes, y)
+    w = sample_weight * row_scale.astype(sample_weight.dtype)[y_index]
+    return X, y_index, w
+
+
+def _class_totals(xp, X, y, w, n_classes):
+    """Rows with positive weight and the weight of each class."""
+    positive = np.bincount(y[w > 0], minlength=n_classes)
+    return positive, np.bincount(y, weights=w, minlength=n_classes)
+
+
+def _draw(part, seed, share, n_classes):
+    """About ``share`` of the part's rows of each class with positive weight,
+    drawn without replacement (a larger ``share`` gives a superset), in their
+    original order; the weights are rescaled later (``_rescale``)."""
+    X, y, w = part
+    rng = np.random.default_rng(seed)
+    positive = np.flatnonzero(w > 0)
+    chosen = []
+    for k in range(n_classes):
+        rows_k = positive[y[positive] == k]
+        permutation = rng.permutation(rows_k.shape[0])
+        m = min(rows_k.shape[0], math.ceil(share * rows_k.shape[0]))
+        chosen.append(rows_k[permutation[:m]])
+    return _take(part, np.sort(np.concatenate(chosen)))
+
+
+def _rescale(part, extra, scale):
+    X, y, w = part
+    return X, y, w * scale.astype(w.dtype)[y]
+
+
+def _take(part, rows):
+    X, y, w = part
+    X = X[rows] if sp.issparse(X) else np.take(X, rows, axis=0)
+    return X, y[rows], w[rows]
+
+
+def _n_rows(part, extra):
+    return part[1].shape[0]
+
+
+def _fresh(name):
+    return f"sk_softmax-{name}-{uuid.uuid4().hex}"
+
+
+# ------------------------------------------------------------- runners
+
+
+class _LocalRunner:
+    """Parts held in this process (Dask's threaded or synchronous
+    scheduler): each pass runs the parts' tasks in a thread pool (one
+    thread per core; in turn when the scheduler is the synchronous one)."""
+
+    def __init__(self, synchronous):
+        self.synchronous = synchronous
+
+    def persist(self, tasks):
+        return list(dask.compute(*tasks))
+
+    def _results(self, func, parts, extras, shared, threads):
+        calls = [
+            (func, part, _Box(extra), _Box(shared), threads)
+            for part, extra in zip(parts, extras, strict=True)
+        ]
+        if self.synchronous or len(calls) == 1:
+            return [_call(*call) for call in calls]
+        return list(_pool().map(lambda call: _call(*call), calls))
+
+    def map(self, func, parts, extras, shared, threads):
+        return self._results(func, parts, extras, shared, threads)
+
+    def place(self, func, parts, extras, shared, threads):
+        """``map``, and where each result is (here: nowhere in particular)."""
+        return self.map(func, parts, extras, shared, threads), [None] * len(parts)
+
+    def gather(self, func, parts, extras, shared, threads):
+        return self._results(func, parts, extras, shared, threads)
+
+    def map_sum(self, func, parts, extras, shared, threads):
+        return _add(*self._results(func, parts, extras, shared, threads))
+
+
+@cache
+def _pool():
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+
+
+class _DistributedRunner:
+    """Parts held on the workers of a ``dask.distributed`` cluster, as
+    futures. Each pass is one fresh graph, sent in one message: the shared
+    arguments under a fresh key, one task per part on the part's future,
+    and a tree of sums (``SPLIT_EVERY`` results a task)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def persist(self, tasks):
+        return list(self.client.compute(list(tasks)))
+
+    def _graph(self, func, parts, extras, shared, threads):
+        shared_key = _fresh("args")
+        graph = {shared_key: _Box(shared)}
+        keys = []
+        for part, extra in zip(parts, extras, strict=True):
+            key = _fresh(func.__name__.strip("_"))
+            if not _is_future(extra):  # a kept result stays a reference
+                extra = _Box(extra)
+            graph[key] = (_call, func, part, extra, shared_key, threads)
+            keys.append(key)
+        return graph, keys
+
+    def map(self, func, parts, extras, shared, threads):
+        graph, keys = self._graph(func, parts, extras, shared, threads)
+        return list(self.client.get(graph, keys, sync=False))
+
+    def gather(self, func, parts, extras, shared, threads):
+        graph, keys = self._graph(func, parts, extras, shared, threads)
+        return list(self.client.get(graph, keys))
+
+    def place(self, func, parts, extras, shared, threads):
+        """``map``, its results spread evenly over the workers: each part's
+        task runs where the part is while that worker has fewer than its
+        share, elsewhere otherwise (a loose restriction: another worker
+        takes over if that one is lost). Each later pass runs where the
+        parts are; with as many parts per worker, no worker idles while
+        another works, which is when the scheduler would move a part."""
+        sys.modules["distributed"].wait(parts)
+        workers = sorted(self.client.scheduler_info()["workers"])
+        holders = self.client.who_has(parts)
+        targets = _balance([holders[p.key] for p in parts], workers)
+        placed = [
+            self.client.submit(
+                _call,
+                func,
+                part,
+                _Box(extra),
+                _Box(shared),
+                threads,
+                key=_fresh(func.__name__.strip("_")),
+                workers=[target],
+                allow_other_workers=True,
+            )
+            for part, extra, target in zip(parts, extras, targets, strict=True)
+        ]
+        return placed, targets
+
+    def map_sum(self, func, parts, extras, shared, threads):
+        graph, keys = self._graph(func, parts, extras, shared, threads)
+        while len(keys) > 1:
+            level = []
+            for i in range(0, len(keys), SPLIT_EVERY):
+                level.append(_fresh("sum"))
+                graph[level[-1]] = (_add, *keys[i : i + SPLIT_EVERY])
+            keys = level
+        return self.client.get(graph, keys[0])
+
+
+def _balance(holders, workers):
+    """A worker for each part, as many parts per worker (to one), each part
+    kept on a worker that holds it (``holders``) where possible."""
+    share = -(-len(holders) // len(workers))
+    load = dict.fromkeys(workers, 0)
+    targets = [None] * len(holders)
+    for i, holding in enumerate(holders):
+        kept = [w for w in holding if w in load and load[w] < share]
+        if kept:
+            targets[i] = kept[0]
+            load[kept[0]] += 1
+    for i, target in enumerate(targets):
+        if target is None:
+            targets[i] = min(workers, key=load.get)
+            load[targets[i]] += 1
+    return targets
+
+
+def _is_future(obj):
+    return type(obj).__name__ == "Future" and hasattr(obj, "key")
+
+
+def _runner():
+    """The runner of Dask's current scheduler: a ``distributed`` client's,
+    or the local one (threads, or in turn for the synchronous scheduler)."""
+    scheduler = dask.base.get_scheduler()
+    client = getattr(scheduler, "__self__", None)
+    if client is not None and hasattr(client, "submit"):
+        return _DistributedRunner(client)
+    return _LocalRunner(synchronous=scheduler is dask.local.get_sync)
+
+
+# -------------------------------------------------------------- backend
+
+
+class DaskBackend:
+    """Training rows on Dask workers, as persisted parts ``(X, y, w)``: the
+    methods of ``_backend.ArrayBackend``, each a pass over the parts.
+
+    Parameters
+    ----------
+    runner : the scheduler's runner (``_runner()``)
+    parts : list
+        The persisted parts (futures on a cluster, tuples in this process
+        for the threaded scheduler), each ``(X, y, w)`` of one chunk of rows:
+        ``X`` numpy or scipy sparse CSR, ``y`` the label indices, ``w`` the
+        normalized weights.
+    n_rows, n_features, n_classes : int
+    dtype : numpy dtype of ``X``
+    sparse : bool
+    """
+
+    #: The weights live on the workers; the client has no array of them.
+    w = None
+
+    def __init__(
+        self, runner, parts, *, n_rows, n_features, n_classes, dtype, sparse, where=None
+    ):
+        self.runner, self.parts = runner, list(parts)
+        # The worker of each part, if known: a pass sums each worker's
+        # parts together first, where they are, and moves only their sums.
+        self.where = [None] * len(self.parts) if where is None else list(where)
+        self.n_rows, self.n_features = n_rows, n_features
+        self.n_classes, self.dtype, self.sparse = n_classes, np.dtype(dtype), sparse
+        self.xp = _xp()
+        self.blas_threads = BLAS_THREADS
+        self._totals = self._part_rows = None
+
+    def _with(self, parts, n_rows):
+        return DaskBackend(
+            self.runner,
+            parts,
+            n_rows=n_rows,
+            n_features=self.n_features,
+            n_classes=self.n_classes,
+            dtype=self.dtype,
+            sparse=self.sparse,
+            where=self.where,  # the results of ``map`` stay with their parts
+        )
+
+    def _run(self, how, func, *shared, extras=None):
+        extras = [None] * len(self.parts) if extras is None else extras
+        parts = self.parts
+        if how == "map_sum":  # each worker's parts side by side in the tree
+            order = sorted(range(len(parts)), key=lambda i: str(self.where[i]))
+            parts, extras = [parts[i] for i in order], [extras[i] for i in order]
+        run = getattr(self.runner, how)
+        return run(func, parts, extras, shared, self.blas_threads)
+
+    # -- passes over the rows
+
+    def map(self, fn, *args):
+        """``fn`` on every part's blocks, the results kept where the part
+        is (a list, one entry per part)."""
+        return self._run("map", _map_part, fn, self.n_classes, args)
+
+    def map_sum(self, fn, *args, kept=None):
+        """The sum over all rows of ``fn``'s per-block results (as
+        ``ArrayBackend.map_sum``), reduced by a tree of sums on the workers;
+        ``kept`` is the result of ``map``."""
+        return self._run(
+            "map_sum", _map_sum_part, fn, self.n_classes, args, extras=kept
+        )
+
+    # -- row subsets
+
+    def take(self, rows, scale=1.0):
+        """The rows ``rows`` (sorted global indices, few of them), brought
+        to the client as an in-memory ``ArrayBackend``."""
+        rows = np.asarray(rows)
+        bounds = np.concatenate([[0], np.cumsum(self.part_rows())])
+        local = [
+            rows[(rows >= bounds[i]) & (rows < bounds[i + 1])] - bounds[i]
+            for i in range(len(self.parts))
+        ]
+        pieces = self._run("gather", _take_rows, extras=local)
+        pieces = [p for p in pieces if p[1].shape[0]]
+        stack = sp.vstack if self.sparse else np.concatenate
+        X = stack([p[0] for p in pieces])
+        X = X.tocsr() if self.sparse else X
+        y = np.concatenate([p[1] for p in pieces])
+        w = np.concatenate([p[2] for p in pieces]) * scale
+        return ArrayBackend(X, y, w, self.n_classes, self.xp)
+
+    def part_rows(self):
+        """The number of rows of each part."""
+        if self._part_rows is None:
+            self._part_rows = np.asarray(self._run("gather", _n_rows))
+        return self._part_rows
+
+    def class_totals(self):
+        """Rows with positive weight and total weight, per class (one pass,
+        the first time)."""
+        if self._totals is None:
+            self._totals = self.map_sum(_class_totals, self.n_classes)
+        return self._totals
+
+    def sample(self, fraction, min_rows, seed):
+        """Newton-CG's Hessian sample, as ``ArrayBackend.sample``, drawn
+        within each part (rows of each class in proportion, the part's index
+        in the seed), each class's weights rescaled to its total weight; a
+        ``DaskBackend`` on the same workers, or None when it would be all
+        of the rows."""
+        positive, class_weight = self.class_totals()
+        n_positive = int(positive.sum())
+        n_sample = max(math.ceil(fraction * n_positive), min_rows)
+        if n_sample >= n_positive:
+            return None
+        seeds = [(seed, i) for i in range(len(self.parts))]
+        share = n_sample / n_positive
+        drawn = self._run("map", _draw, share, self.n_classes, extras=seeds)
+        sample = self._with(drawn, n_rows=0)
+        counts, sampled = sample.class_totals()
+        sample.n_rows = int(counts.sum())
+        scale = class_weight / np.where(sampled > 0, sampled, 1.0)
+        sample.parts = sample._run("map", _rescale, scale)
+        sample._totals = None
+        return sample
+
+    # -- parameters
+
+    def parameter_layout(self, P):
+        """As ``ArrayBackend.parameter_layout``: column-major for sparse
+        chunks, whose products read ``W^T`` row-major."""
+        return np.asfortranarray(P) if self.sparse else P
+
+
+def _take_rows(part, rows):
+    return _take(part, rows)
+
+
+# ------------------------------------------------------------- the fit
+
+
+def _as_dask_array(a, name):
+    """``a`` as a Dask array: Dask DataFrames and Series through
+    ``to_dask_array`` (their row counts computed on the workers), in-memory
+    arrays wrapped (``y`` and weights given as numpy)."""
+    if not dask.is_dask_collection(a):
+        return da.from_array(np.asarray(a), chunks=-1)
+    if hasattr(a, "to_dask_array"):
+        return a.to_dask_array(lengths=True)
+    if not isinstance(a, da.Array):
+        raise TypeError(f"{name} must be a Dask array, got {type(a).__name__}.")
+    if any(math.isnan(c) for c in a.shape):
+        a = a.compute_chunk_sizes()
+    return a
+
+
+def unsupported(estimator, incremental):
+    """The ``ValueError`` for a fit that this module does not distribute,
+    raised before anything is computed; None for a full-batch fit."""
+    if incremental:
+        what = "partial_fit"
+    elif (
+        estimator.batch_size is not None
+        or isinstance(estimator.learning_rate, str)
+        and (estimator.learning_rate != "auto")
+    ):
+        what = "Mini-batch training (batch_size or a learning_rate schedule)"
+    elif estimator.early_stopping:
+        what = "early_stopping"
+    else:
+        return None
+    return ValueError(
+        f"{what} is not supported on Dask arrays: only full-batch fits run on "
+        "the workers, and the data are never computed on the client. For "
+        "mini-batch training on Dask arrays, wrap the estimator in "
+        "dask_ml.wrappers.Incremental (it calls partial_fit one chunk at a "
+        "time); for a full-batch fit, leave batch_size=None, "
+        "learning_rate='auto' (or a float) and early_stopping=False, and "
+        "score a held-out Dask split yourself."
+    )
+
+
+def _checked_inputs(estimator, X, y, sample_weight):
+    """``X``, ``y`` and the weights as Dask arrays chunked alike by rows,
+    checked on their metadata only (nothing is computed); sets
+    ``n_features_in_`` and ``feature_names_in_`` as ``validate_data``."""
+    _check_feature_names(estimator, X, reset=True)
+    names = getattr(X, "columns", None)  # a Dask DataFrame's, as pandas'
+    if names is not None and all(isinstance(name, str) for name in names):
+        estimator.feature_names_in_ = np.asarray(list(names), dtype=object)
+    X = _as_dask_array(X, "X")
+    if X.ndim != 2:
+        raise ValueError(f"Expected a 2D array, got a {X.ndim}D Dask array instead.")
+    n, d = X.shape
+    if n < 1 or d < 1:
+        raise ValueError(f"Found array with shape {X.shape}; at least 1 is required.")
+    _check_n_features(estimator, X, reset=True)
+    X = X.rechunk({1: -1})
+    y = _as_dask_array(y, "y")
+    if y.ndim == 2 and y.shape[1] == 1:  # a (chunk, 1) y would broadcast
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected. Please "
+            "change the shape of y to (n_samples,), for example using ravel().",
+            DataConversionWarning,
+            stacklevel=4,
+        )
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"y should be a 1d array, got an array of shape {y.shape}.")
+    arrays = {"y": y}
+    if sample_weight is not None:
+        arrays["sample_weight"] = _as_dask_array(sample_weight, "sample_weight")
+    for name, a in arrays.items():
+        if a.ndim != 1 or a.shape[0] != n:
+            raise ValueError(
+                f"Found input variables with inconsistent numbers of samples: "
+                f"X has {n} rows, {name} has shape {a.shape}."
+            )
+        arrays[name] = a.rechunk((X.chunks[0],))
+    return X, arrays["y"], arrays.get("sample_weight")
+
+
+def _raw_parts(runner, X, y, sample_weight):
+    """The persisted raw parts ``(X, y, sample_weight)``, one per row chunk."""
+    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    X_chunks = X.to_delayed().ravel()
+    y_chunks = y.to_delayed().ravel()
+    if sample_weight is None:
+        w_chunks = [None] * len(X_chunks)
+    else:
+        w_chunks = sample_weight.to_delayed().ravel()
+    tasks = [
+        dask.delayed(_raw_part)(Xc, yc, wc, dtype)
+        for Xc, yc, wc in zip(X_chunks, y_chunks, w_chunks, strict=True)
+    ]
+    return runner.persist(tasks), dtype
+
+
+def _labels_and_weights(estimator, runner, parts, continuing):
+    """The classes (one pass over the parts) and the factor of each class
+    that turns a sample weight into a normalized weight."""
+    summaries = runner.gather(_label_summary, parts, [None] * len(parts), (), 1)
+    if not all(s[2] for s in summaries):
+        raise ValueError("Input X contains NaN or infinity.")
+    if min(s[3] for s in summaries) < 0:
+        raise ValueError("Negative values in data passed to `sample_weight`")
+    classes = np.unique(np.concatenate([s[0] for s in summaries]))
+    check_classification_targets(classes)
+    classes = _fitting.check_classes(
+        estimator, classes, None, np, incremental=False, continuing=continuing
+    )
+    totals = np.zeros(classes.shape[0])
+    for labels, label_totals, _, _ in summaries:
+        np.add.at(totals, np.searchsorted(classes, labels), label_totals)
+    weight_of_class = _fitting.class_weights(
+        estimator.class_weight,
+        classes,
+        classes,
+        np.arange(classes.shape[0]),
+        totals,
+        incremental=False,
+    )
+    factor = np.ones(classes.shape[0]) if weight_of_class is None else weight_of_class
+    total = float(np.sum(totals * factor))
+    if not (math.isfinite(total) and total > 0):
+        raise ValueError(
+            "The weights of the training samples (sample_weight times "
+            f"class_weight) sum to {total}: they must sum to a positive, "
+            "finite number."
+        )
+    return classes, factor / total
+
+
+def prepare_dask(estimator, X, y, sample_weight, classes, incremental):
+    """``_fitting.prepare`` for Dask input: the same namespace, with the
+    objective on a ``DaskBackend``. Nothing of the size of ``X`` reaches
+    the client."""
+    error = unsupported(estimator, incremental)
+    if error is not None:
+        raise error
+    continuing = hasattr(estimator, "coef_") and estimator.warm_start
+    X, y, sample_weight = _checked_inputs(estimator, X, y, sample_weight)
+    if continuing and estimator.coef_.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but the model to continue from "
+            f"(warm_start) was fitted with {estimator.coef_.shape[1]} features."
+        )
+    runner = _runner()
+    raw, dtype = _raw_parts(runner, X, y, sample_weight)
+    classes, row_scale = _labels_and_weights(estimator, runner, raw, continuing)
+    extras = [None] * len(raw)
+    parts, where = runner.place(_encode, raw, extras, (classes, row_scale), 1)
+    del raw  # the encoded parts share X's chunks
+    data = DaskBackend(
+        runner,
+        parts,
+        n_rows=X.shape[0],
+        n_features=X.shape[1],
+        n_classes=classes.shape[0],
+        dtype=dtype,
+        sparse=sp.issparse(X._meta),
+        where=where,
+    )
+    objective = SoftmaxObjective(
+        data,
+        alpha=estimator.alpha,
+        l1_ratio=estimator.l1_ratio,
+        fit_intercept=estimator.fit_intercept,
+    )
+    P = estimator._parameters(objective) if continuing else objective.zeros()
+    return SimpleNamespace(
+        X=X,
+        y=y,
+        xp=data.xp,
+        classes=classes,
+        weights=sample_weight,
+        objective=objective,
+        P=P,
+        train_rows=None,
+        validation=None,
+        rng=check_random_state(estimator.random_state),
+        continuing=continuing,
+        incremental=False,
+        stochastic=False,
+        max_iter=estimator.max_iter,
+    )
+
+
+# ---------------------------------------------------------- predictions
+
+
+def _predict_block(X, model, method, threads):
+    with limited_blas(threads):
+        return getattr(model, method)(X)
+
+
+def predict(estimator, X, method):
+    """``estimator.<method>(X)`` on a Dask array ``X``: a lazy Dask array,
+    one task per row chunk, each calling the method on its chunk with a
+    copy of the fitted model (its arrays only)."""
+    check_is_fitted(estimator)
+    X = _as_dask_array(X, "X")
+    if X.ndim != 2:
+        raise ValueError(f"Expected a 2D array, got a {X.ndim}D Dask array instead.")
+    if X.shape[1] != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(estimator).__name__} is "
+            f"expecting {estimator.n_features_in_} features as input."
+        )
+    X = X.rechunk({1: -1})
+    model = clone(estimator)
+    for name in ("classes_", "coef_", "intercept_", "n_features_in_"):
+        setattr(model, name, getattr(estimator, name))
+    K = estimator.classes_.shape[0]
+    if method == "predict":
+        dtype, chunks = estimator.classes_.dtype, (X.chunks[0],)
+    elif method == "decision_function" and K == 2:
+        dtype, chunks = np.result_type(X.dtype, estimator.coef_.dtype), (X.chunks[0],)
+    else:
+        dtype = np.result_type(X.dtype, estimator.coef_.dtype)
+        chunks = (X.chunks[0], (K,))
+    return X.map_blocks(
+        _predict_block,
+        model,
+        method,
+        BLAS_THREADS,
+        dtype=dtype,
+        chunks=chunks,
+        drop_axis=1 if len(chunks) == 1 else None,
+        meta=np.empty((0,) * len(chunks), dtype=dtype),
+    )

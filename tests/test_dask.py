@@ -1,0 +1,352 @@
+"""Fits on Dask arrays (``sk_softmax.dask``): the same model as on numpy,
+with ``X`` kept on the workers of a ``dask.distributed`` LocalCluster (two
+worker processes, one thread each) or of the threaded scheduler."""
+
+import gc
+import pickle
+import subprocess
+import sys
+import textwrap
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
+
+from sk_softmax import SoftmaxGDClassifier
+
+da = pytest.importorskip("dask.array")
+dask = pytest.importorskip("dask")
+distributed = pytest.importorskip("distributed")
+
+TIGHT = {"tol": 1e-10, "max_iter": 500, "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        worker_dashboard_address=None,
+    ) as cluster:
+        with distributed.Client(cluster) as client:
+            # The workers' first task imports scikit-learn (seconds): here,
+            # rather than in the first test's time.
+            client.run(__import__, "sk_softmax.dask")
+            yield client
+
+
+def _data(n=3000, d=10, n_classes=3, seed=0):
+    X, y = make_classification(
+        n_samples=n,
+        n_features=d,
+        n_informative=6,
+        n_classes=n_classes,
+        random_state=seed,
+    )
+    return StandardScaler().fit_transform(X), y
+
+
+def _chunked(X, y, rows=500):
+    return da.from_array(X, chunks=(rows, -1)), da.from_array(y, chunks=rows)
+
+
+def _sparse_chunks(X, rows=500):
+    """A Dask array of CSR chunks (mostly zeros)."""
+    X = np.where(np.abs(X) > 1.0, X, 0.0)
+    dense = da.from_array(X, chunks=(rows, -1))
+    meta = sp.csr_matrix((0, X.shape[1]))
+    return X, dense.map_blocks(sp.csr_matrix, dtype=X.dtype, meta=meta)
+
+
+def _short(**kwargs):
+    """A few iterations: below 2000 rows Newton-CG's Hessian is on all the
+    rows, so the two backends take the same iterates, up to the rounding of
+    sums made in another order, whether or not the fit has converged; each
+    pass on a cluster costs a few round trips, so the tests make few."""
+    return SoftmaxGDClassifier(max_iter=3, random_state=0, **kwargs)
+
+
+def _fit(model, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(*args, **kwargs)
+
+
+def test_same_iterates_as_numpy(client):
+    """Sample weights (a Dask array chunked otherwise, rechunked to X's
+    rows) and class weights: the same iterates as the numpy fit."""
+    X, y = _data(n=1500)
+    sample_weight = np.random.default_rng(0).uniform(0.5, 2.0, size=y.shape[0])
+    kwargs = dict(alpha=1e-3, class_weight="balanced")
+    expected = _fit(_short(**kwargs), X, y, sample_weight=sample_weight)
+    Xd, yd = _chunked(X, y)
+    wd = da.from_array(sample_weight, chunks=700)
+    model = _fit(_short(**kwargs), Xd, yd, sample_weight=wd)
+    assert_array_equal(model.classes_, expected.classes_)
+    assert model.n_iter_ == expected.n_iter_
+    assert_allclose(model.loss_curve_, expected.loss_curve_, rtol=1e-12)
+    assert_allclose(model.predict_proba(X), expected.predict_proba(X), atol=1e-8)
+    assert isinstance(model.coef_, np.ndarray)
+
+
+def test_sparse_chunks(client):
+    X, y = _data(n=1200, seed=1)
+    X, Xd = _sparse_chunks(X, rows=300)
+    expected = _fit(_short(), sp.csr_matrix(X), y)
+    model = _fit(_short(), Xd, da.from_array(y, chunks=300))
+    assert_allclose(model.predict_proba(X), expected.predict_proba(X), atol=1e-8)
+    proba = model.predict_proba(Xd)
+    assert isinstance(proba, da.Array)
+    assert_allclose(proba.compute(), expected.predict_proba(X), atol=1e-8)
+
+
+def test_hessian_sample_within_chunks(client):
+    """Newton-CG's Hessian sample is drawn on the workers, in every chunk,
+    with each class weighing what it weighs in the data."""
+    from sk_softmax.dask import prepare_dask
+
+    X, y = _data(n=6000, seed=6)
+    y = np.where(np.arange(y.shape[0]) < 300, 2, y)  # class 2 more frequent
+    fit = prepare_dask(
+        SoftmaxGDClassifier(), *_chunked(X, y, rows=1000), None, None, False
+    )
+    data = fit.objective.data
+    # the 6 parts spread 3 and 3 over the 2 workers, their places known
+    assert sorted(np.unique(data.where, return_counts=True)[1]) == [3, 3]
+    sample = data.sample(0.1, 1000, seed=3)
+    assert sample.where == data.where  # drawn where the parts are
+    counts, class_weight = sample.class_totals()
+    assert 1000 <= sample.n_rows == counts.sum() <= 1000 + 3 * 6
+    assert_allclose(class_weight, data.class_totals()[1], rtol=1e-12)
+    assert_array_equal(sample.part_rows() > 100, True)
+    larger = data.sample(0.2, 1000, seed=3)
+    assert larger.n_rows > sample.n_rows
+    assert data.sample(0.5, 6000, seed=3) is None  # all of the rows
+
+
+def test_converges_to_numpy_optimum_threaded():
+    """The threaded scheduler (no cluster), labels that are strings, a
+    column-vector y (raveled, with scikit-learn's warning), and a tight fit
+    with Newton-CG's Hessian sample (3000 rows): the numpy fit's optimum."""
+    X, y = _data(n=3000, n_classes=4, seed=2)
+    labels = np.array(["a", "b", "c", "d"])[y]
+    expected = SoftmaxGDClassifier(**TIGHT).fit(X, labels)
+    Xd = da.from_array(X, chunks=(500, -1))
+    yd = da.from_array(labels[:, None], chunks=(500, 1))
+    with dask.config.set(scheduler="threads"):
+        with pytest.warns(Warning, match="column-vector y"):
+            model = SoftmaxGDClassifier(**TIGHT).fit(Xd, yd)
+        predicted = model.predict(Xd)
+        assert isinstance(predicted, da.Array)
+        assert_array_equal(predicted.compute(), expected.predict(X))
+    assert_allclose(model.predict_proba(X), expected.predict_proba(X), atol=1e-8)
+
+
+def test_float32_threaded():
+    X, y = _data(n=800, seed=7)
+    X = X.astype(np.float32)
+    with dask.config.set(scheduler="threads"):
+        model = _fit(_short(), *_chunked(X, y, rows=200))
+    expected = _fit(_short(), X, y)
+    assert model.coef_.dtype == np.float32
+    assert_allclose(model.predict_proba(X), expected.predict_proba(X), atol=1e-5)
+
+
+def test_predictions_are_lazy_both_ways(client):
+    """A model fitted on Dask predicts on numpy and on Dask (lazily, all
+    four methods, binary included); one fitted on numpy predicts on Dask;
+    the fitted model pickles without Dask state."""
+    X, y = _data(n=1000, n_classes=2, seed=3)
+    Xd, yd = _chunked(X, y, rows=250)
+    on_dask = _fit(_short(), Xd, yd)
+    on_numpy = _fit(_short(), X, y)
+    for method in (
+        "predict",
+        "predict_proba",
+        "predict_log_proba",
+        "decision_function",
+    ):
+        lazy = getattr(on_numpy, method)(Xd)
+        assert isinstance(lazy, da.Array), method
+        computed = lazy.compute()
+        assert computed.shape == getattr(on_numpy, method)(X).shape
+        assert_allclose(computed, getattr(on_numpy, method)(X), atol=1e-7)
+        assert_allclose(
+            getattr(on_dask, method)(X), getattr(on_numpy, method)(X), atol=1e-6
+        )
+    copy = pickle.loads(pickle.dumps(on_dask))
+    for name, value in vars(copy).items():
+        assert not dask.is_dask_collection(value), name
+        assert "dask" not in type(value).__module__, name
+    assert_allclose(copy.predict_proba(X), on_dask.predict_proba(X))
+
+
+def test_x_stays_on_the_workers(client):
+    """Data generated on the workers, larger than a chunk: the client's
+    memory grows by far less than X (traced allocations and RSS)."""
+    psutil = pytest.importorskip("psutil")
+    n, d = 100_000, 40
+    X = da.random.RandomState(0).standard_normal((n, d), chunks=(25_000, -1))
+    B = np.random.default_rng(0).standard_normal((d, 3))
+    y = da.argmax(X @ B, axis=1)
+    rss = psutil.Process().memory_info().rss
+    tracemalloc.start()
+    try:
+        model = _fit(SoftmaxGDClassifier(max_iter=2, random_state=0), X, y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    x_bytes = n * d * 8
+    assert peak < 0.1 * x_bytes, (peak, x_bytes)
+    assert psutil.Process().memory_info().rss - rss < 0.5 * x_bytes
+    assert model.n_iter_ == 2
+    assert model.score(X[:2000].compute(), y[:2000].compute()) > 0.9
+
+
+def test_graph_and_keys_do_not_accumulate(client):
+    """Each pass is a fresh graph on the persisted parts: after a fit,
+    nothing of it is left on the scheduler."""
+    X, y = _data(n=1000, seed=4)
+    Xd, yd = _chunked(X, y)
+    before = client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
+    _fit(_short(), Xd, yd)
+    gc.collect()
+    after = client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
+    assert after <= before
+
+
+def _never_computed(shape, chunks):
+    def fail(block):
+        raise AssertionError("X was computed")
+
+    return da.zeros(shape, chunks=chunks).map_blocks(fail, dtype=float)
+
+
+@pytest.mark.parametrize(
+    "params, call",
+    [
+        ({"batch_size": 100}, "fit"),
+        ({"learning_rate": "adaptive"}, "fit"),
+        ({"early_stopping": True}, "fit"),
+        ({}, "partial_fit"),
+    ],
+)
+def test_mini_batch_and_early_stopping_refused(params, call):
+    """Mini-batch training, partial_fit and early stopping on Dask input
+    raise a ValueError pointing to dask_ml's Incremental, before anything
+    is computed."""
+    X = _never_computed((400, 5), (100, 5))
+    y = da.zeros(400, chunks=100, dtype=int)
+    model = SoftmaxGDClassifier(**params)
+    kwargs = {"classes": [0, 1]} if call == "partial_fit" else {}
+    with pytest.raises(ValueError, match="dask_ml.wrappers.Incremental"):
+        getattr(model, call)(X, y, **kwargs)
+    assert not hasattr(model, "coef_")
+
+
+def test_incremental_wrapper_runs_partial_fit_per_chunk():
+    """The pointed-to alternative works: dask_ml's Incremental feeds numpy
+    chunks to partial_fit."""
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    X, y = _data(n=1200, seed=5)
+    Xd, yd = _chunked(X, y, rows=300)
+    with dask.config.set(scheduler="threads"):
+        inc = wrappers.Incremental(SoftmaxGDClassifier(batch_size=50, random_state=0))
+        inc.fit(Xd, yd, classes=[0, 1, 2])
+    assert inc.estimator_.score(X, y) > 0.5  # 3 classes: chance is 1/3
+
+
+def test_input_errors_without_computing_x():
+    X = _never_computed((400, 5), (100, 5))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        SoftmaxGDClassifier().fit(X, da.zeros(300, chunks=100, dtype=int))
+    with pytest.raises(ValueError, match="1d array"):
+        SoftmaxGDClassifier().fit(X, da.zeros((400, 2), chunks=100, dtype=int))
+    X_nan = da.from_array(np.full((40, 2), np.nan), chunks=(10, -1))
+    with dask.config.set(scheduler="threads"):
+        with pytest.raises(ValueError, match="NaN or infinity"):
+            SoftmaxGDClassifier().fit(X_nan, np.arange(40) % 2)
+
+
+def test_package_imports_without_dask(tmp_path):
+    """With dask unimportable, the package imports and fits numpy data;
+    importing it never imports dask."""
+    code = textwrap.dedent(
+        """
+        import sys
+        import sk_softmax
+        assert "dask" not in sys.modules, "importing sk_softmax imported dask"
+        sys.modules["dask"] = None  # `import dask` now raises ImportError
+        import numpy as np
+        X = np.random.default_rng(0).standard_normal((60, 3))
+        y = (X[:, 0] > 0).astype(int)
+        model = sk_softmax.SoftmaxGDClassifier().fit(X, y)
+        assert model.predict(X).shape == (60,)
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def _blas_threads(xp, X, y, w):
+    from threadpoolctl import threadpool_info
+
+    blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    return np.array([1.0, max(blas)])
+
+
+def test_one_blas_thread_per_task(client):
+    """Each task on the workers runs with BLAS limited to one thread."""
+    from sk_softmax.dask import prepare_dask
+
+    X, y = _data(n=600, seed=8)
+    fit = prepare_dask(
+        SoftmaxGDClassifier(), *_chunked(X, y, rows=100), None, None, False
+    )
+    blocks, threads = fit.objective.data.map_sum(_blas_threads)
+    assert threads == blocks  # one thread in every block of every part
+
+
+def test_take_and_warm_start_threaded():
+    """``take`` brings a few rows to the client; ``warm_start`` continues
+    a Dask fit from its model."""
+    from sk_softmax.dask import prepare_dask
+
+    X, y = _data(n=900, seed=9)
+    Xd, yd = _chunked(X, y, rows=200)
+    with dask.config.set(scheduler="threads"):
+        fit = prepare_dask(SoftmaxGDClassifier(), Xd, yd, None, None, False)
+        rows = np.array([0, 199, 200, 555, 899])
+        batch = fit.objective.data.take(rows, scale=2.0)
+        assert_allclose(batch.X, X[rows])
+        assert_array_equal(batch.y, y[rows])
+        assert_allclose(batch.w, 2.0 / 900)
+        model = SoftmaxGDClassifier(warm_start=True, **TIGHT).fit(Xd, yd)
+        n_iter = model.n_iter_
+        model.fit(Xd, yd)
+    assert model.n_iter_ < n_iter
+
+
+def test_dask_dataframe_threaded():
+    """A Dask DataFrame's columns become ``feature_names_in_``; the model
+    predicts on pandas without a feature-name warning."""
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, y = _data(n=600, seed=10)
+    df = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    with dask.config.set(scheduler="threads"):
+        model = _fit(
+            _short(), dd.from_pandas(df, npartitions=3), dd.from_pandas(pd.Series(y), 3)
+        )
+    expected = _fit(_short(), df, y)
+    assert_array_equal(model.feature_names_in_, expected.feature_names_in_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_allclose(model.predict_proba(df), expected.predict_proba(df), atol=1e-8)
