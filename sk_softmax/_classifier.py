@@ -2,7 +2,8 @@
 ``partial_fit`` -> ``_fit`` -> ``_fitting.prepare`` (validation, labels,
 weights, validation split, objective) -> ``_fitting.full_batch``
 (``_solvers.py``) or ``_fitting.stochastic`` (``_sgd.py``), both run by
-``_solvers.drive`` and reported by a ``_monitor.FitMonitor`` -> ``_store``."""
+``_solvers.drive`` and reported by a ``_monitor.FitMonitor`` ->
+``_fitting.store``."""
 
 from numbers import Integral, Real
 
@@ -23,7 +24,6 @@ from . import _fitting
 from ._loss import log_softmax, softmax
 from ._monitor import FitMonitor
 from ._objective import softmax_parameters
-from ._solvers import check_finite
 
 _CALLBACK_KEYS = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")
 
@@ -379,37 +379,9 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
             result = _fitting.stochastic(self, fit, schedule, monitor)
         else:
             result = _fitting.full_batch(self, fit, monitor)
-        self._store(fit, result, monitor, schedule, plateau)
+        _fitting.store(self, fit, result, monitor, schedule, plateau)
         callback_ctx.call_on_fit_task_end(**fit_args, reconstruction_attributes={})
         return self
-
-    def _store(self, fit, result, monitor, schedule, plateau):
-        """Check the result, warn if it is short of convergence, and set the
-        fitted attributes (nothing is set if this raises)."""
-        P = result.P
-        if self.early_stopping and not fit.incremental and plateau.best_P is not None:
-            P = plateau.best_P  # the best epoch's model, not the last one's
-        check_finite(P, fit.xp)
-        _fitting.warn_short_of_convergence(self, result, fit)
-        attributes = self._fitted_attributes(fit.classes, fit.objective.split(P))
-        for name, value in attributes.items():
-            setattr(self, name, value)
-        if fit.incremental and fit.continuing:
-            self.n_iter_ += result.n_iter
-            self.loss_curve_ = self.loss_curve_ + monitor.loss_curve
-        else:
-            self.n_iter_ = result.n_iter
-            self.loss_curve_ = monitor.loss_curve
-        early = self.early_stopping and not fit.incremental
-        self.validation_scores_ = monitor.validation_scores if early else None
-        self.best_validation_score_ = plateau.best if early else None
-        self.__dict__.pop("_optimizer_state", None)
-        if fit.stochastic:
-            self._optimizer_state = {
-                "schedule": schedule.state(),
-                "plateau": plateau.state(),
-                "iterate": result.last,
-            }
 
     # ------------------------------------------- parameters <-> attributes
 

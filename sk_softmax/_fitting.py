@@ -3,7 +3,8 @@ solvers: ``prepare`` everything the fit needs, checked with scikit-learn's
 error types and messages that say what to change (the validated data, the
 classes and label indices, the training weights, the early-stopping split,
 the objective and its start point); the ``optimizer`` (step schedule and
-plateau policy); then the ``full_batch`` or ``stochastic`` run."""
+plateau policy); then the ``full_batch`` or ``stochastic`` run; then
+``store`` the result in the estimator's fitted attributes."""
 
 import math
 import sys
@@ -33,7 +34,7 @@ from ._monitor import ValidationSet
 from ._objective import SoftmaxObjective
 from ._optimizers import PlateauStopping, StepSchedule
 from ._sgd import stochastic_gradient
-from ._solvers import drive, minimize
+from ._solvers import check_finite, drive, minimize
 
 
 def check_classes(estimator, y, classes, xp, *, incremental, continuing):
@@ -522,6 +523,35 @@ def stochastic(estimator, fit, schedule, monitor):
         if ratio > STALLED:
             result.status, result.stalled = "stalled", ratio
     return result
+
+
+def store(estimator, fit, result, monitor, schedule, plateau):
+    """Check the result, warn if it is short of convergence, and set the
+    fitted attributes (nothing is set if this raises)."""
+    P = result.P
+    if estimator.early_stopping and not fit.incremental and plateau.best_P is not None:
+        P = plateau.best_P  # the best epoch's model, not the last one's
+    check_finite(P, fit.xp)
+    warn_short_of_convergence(estimator, result, fit)
+    attributes = estimator._fitted_attributes(fit.classes, fit.objective.split(P))
+    for name, value in attributes.items():
+        setattr(estimator, name, value)
+    if fit.incremental and fit.continuing:
+        estimator.n_iter_ += result.n_iter
+        estimator.loss_curve_ = estimator.loss_curve_ + monitor.loss_curve
+    else:
+        estimator.n_iter_ = result.n_iter
+        estimator.loss_curve_ = monitor.loss_curve
+    early = estimator.early_stopping and not fit.incremental
+    estimator.validation_scores_ = monitor.validation_scores if early else None
+    estimator.best_validation_score_ = plateau.best if early else None
+    estimator.__dict__.pop("_optimizer_state", None)
+    if fit.stochastic:
+        estimator._optimizer_state = {
+            "schedule": schedule.state(),
+            "plateau": plateau.state(),
+            "iterate": result.last,
+        }
 
 
 def warn_short_of_convergence(estimator, result, fit):
