@@ -400,7 +400,7 @@ def newton_cg(objective, P, f, g, threshold, *, seed, max_cg=200):
     optimum, tighter near it; Nocedal & Wright, section 7.1), then backtracks
     from the Newton step ``t = 1``. The first step is solved to ``eta =
     0.1``: its products cost a tenth of a pass each, and a first step that
-    accurate saves whole iterations (see ``benchmarks/README.md``). ``g`` is
+    accurate saves whole iterations (see ``benchmarks/HISTORY.md``). ``g`` is
     the full gradient; ``H`` is the Hessian of the objective on a random
     sample of the rows, stratified by class (``objective.on_sample``:
     ``HESSIAN_FRACTION`` of them, at least ``HESSIAN_MIN_ROWS``, drawn with
