@@ -298,15 +298,13 @@ def prepare(estimator, X, y, sample_weight, classes, incremental):
         # The validation rows leave the objective by a zero weight, X stays.
         s = s * _rows_mask(train_rows, X.shape[0], s.dtype, xp, device)
         s = normalized_weights(s, None, y_index, xp)
-    return _fit_namespace(
+    return fit_namespace(
         estimator,
+        ArrayBackend(X, y_index, s, classes.shape[0], xp),
         X,
         y,
-        xp,
         classes,
-        y_index,
         weights,
-        s,
         rng,
         train_rows=train_rows,
         validation=validation,
@@ -335,10 +333,12 @@ def _validate(estimator, X, y, xp, is_array_api, incremental, continuing):
     return X, y
 
 
-def _fit_namespace(estimator, X, y, xp, classes, y_index, weights, s, rng, **fit):
-    """The objective and the start point, with everything a fit needs."""
+def fit_namespace(estimator, data, X, y, classes, weights, rng, **fit):
+    """The objective on the backend ``data`` and its start point, with
+    everything a fit needs: what ``prepare`` returns, and the Dask
+    integration's ``prepare_dask`` too."""
     objective = SoftmaxObjective(
-        ArrayBackend(X, y_index, s, classes.shape[0], xp),
+        data,
         alpha=estimator.alpha,
         l1_ratio=estimator.l1_ratio,
         fit_intercept=estimator.fit_intercept,
@@ -354,7 +354,7 @@ def _fit_namespace(estimator, X, y, xp, classes, y_index, weights, s, rng, **fit
     return SimpleNamespace(
         X=X,
         y=y,
-        xp=xp,
+        xp=data.xp,
         classes=classes,
         weights=weights,
         objective=objective,

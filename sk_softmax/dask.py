@@ -56,7 +56,6 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cache
-from types import SimpleNamespace
 
 import dask
 import dask.array as da
@@ -75,7 +74,6 @@ from sklearn.utils.validation import (
 
 from . import _fitting
 from ._backend import ArrayBackend, _sum_parts
-from ._objective import SoftmaxObjective
 
 #: BLAS threads of each task on the workers (and of the threaded scheduler's
 #: tasks): Dask already runs one task per worker thread.
@@ -702,28 +700,18 @@ def prepare_dask(estimator, X, y, sample_weight, classes, incremental):
         sparse=sp.issparse(X._meta),
         where=where,
     )
-    objective = SoftmaxObjective(
+    return _fitting.fit_namespace(
+        estimator,
         data,
-        alpha=estimator.alpha,
-        l1_ratio=estimator.l1_ratio,
-        fit_intercept=estimator.fit_intercept,
-    )
-    P = estimator._parameters(objective) if continuing else objective.zeros()
-    return SimpleNamespace(
-        X=X,
-        y=y,
-        xp=data.xp,
-        classes=classes,
-        weights=sample_weight,
-        objective=objective,
-        P=P,
+        X,
+        y,
+        classes,
+        sample_weight,
+        check_random_state(estimator.random_state),
         train_rows=None,
         validation=None,
-        rng=check_random_state(estimator.random_state),
         continuing=continuing,
         incremental=False,
-        stochastic=False,
-        max_iter=estimator.max_iter,
     )
 
 
