@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/bench_all.py [--threads 1] [--repeats 3] [--budget 60]
                                    [--quick] [--skip-memory] [--only REGEX]
+                                   [--plot DIR]
 
 Problems (``datasets.py``; a stratified 80/20 split, the fits use the
 training part): digits at ``alpha=1e-4``; the 200k x 200 dense problem at
@@ -48,6 +49,11 @@ is the median of ``--repeats`` runs. A search gives up ("-") when one fit takes
 more than ``--budget`` seconds or ``k`` passes ``MAX_EPOCHS``. newton-cholesky
 is not run on the sparse problem: its Hessian would have ``(K d)^2 = 10^12``
 entries.
+
+``--plot DIR`` also writes one PNG per problem into ``DIR`` (matplotlib,
+imported only then): the relative gap ``(J - J*) / J*`` against fit time for
+the methods that minimise ``J``, one line per traced method (its
+median-time repeat), one point per fit a search ran.
 """
 
 import argparse
@@ -258,7 +264,9 @@ def run_traced(problem, method, repeats):
             results.append((None, None))
         else:
             results.append((np.median([t for t, _ in hits]), hits[0][1]))
-    return epoch, results
+    # The curve to plot: the repeat whose fit took the median time.
+    median_run = sorted(runs, key=lambda rs: rs[-1][0] if rs else 0.0)[len(runs) // 2]
+    return epoch, results, [(t, J) for t, J, _ in median_run]
 
 
 def run_searched(problem, method, repeats, budget):
@@ -300,7 +308,59 @@ def run_searched(problem, method, repeats, budget):
         epoch = float(np.polyfit(ks, seconds, 1)[0])
     else:
         epoch = float(seconds[-1] / ks[-1])
-    return epoch, results
+    return epoch, results, [(cache[k][0], cache[k][1]) for k in sorted(cache)]
+
+
+GAP_FLOOR = 1e-12  # gaps at or below it (J at or below J*) are drawn at it
+
+
+def plot_file(problem_name):
+    """The PNG's name for a problem: 'dense, alpha=1e-4' -> 'dense_alpha_1e-4.png'."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", problem_name).strip("_") + ".png"
+
+
+def plot_problem(path, title, J_star, curves):
+    """Write a PNG of ``(J - J*) / J*`` against fit time (both log scale).
+
+    ``curves``: method name -> ``(traced, [(seconds, J), ...])``; a traced
+    method's records are one fit, drawn as a line, a searched method's are
+    separate fits (one per ``max_iter``), drawn as points. Methods whose ``J``
+    is None (they do not minimise it) are left out; a ValueError if no method
+    is left.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    drawn = {
+        name: (traced, [(t, J) for t, J in points if J is not None])
+        for name, (traced, points) in curves.items()
+    }
+    drawn = {name: curve for name, curve in drawn.items() if curve[1]}
+    if not drawn:
+        raise ValueError(f"{title}: no records of a method that minimises J")
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, (traced, points) in drawn.items():
+        seconds, J = np.array(points, dtype=float).T
+        gap = np.maximum((J - J_star) / J_star, GAP_FLOOR)
+        if traced:
+            ax.plot(seconds, gap, marker=".", markersize=3, label=name)
+        else:
+            ax.plot(seconds, gap, "o", markersize=4, label=f"{name}, one per fit")
+    ax.axhline(GAP, color="k", linestyle=":", linewidth=1, label=f"target {GAP:g}")
+    ax.set_xscale("log")  # the methods' times span two decades or more
+    ax.set_yscale("log")
+    ax.set_xlabel("fit time (s, log scale)")
+    ax.set_ylabel("(J - J*) / J*")
+    ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
 
 
 def probe_memory(problem_name, method_name, quick):
@@ -319,6 +379,80 @@ def fmt(value, spec):
     return "-" if value is None else format(value, spec)
 
 
+def print_machine(args):
+    """Print the machine, the libraries and their threads; return the read
+    bandwidth per dtype."""
+    print(time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), platform.node())
+    print(f"CPU: {platform.processor() or platform.machine()}, nproc={os.cpu_count()}")
+    print(
+        f"numpy {np.__version__}, scipy {scipy.__version__}, "
+        f"scikit-learn {sklearn.__version__}; threads: "
+        + ", ".join(
+            f"{i['internal_api']}={i['num_threads']}" for i in threadpool_info()
+        )
+    )
+    print(f"load average at start: {' '.join(map(str, os.getloadavg()))}")
+    bandwidth = {
+        dt: roofline.read_bandwidth(dtype=dt) for dt in (np.float64, np.float32)
+    }
+    print(
+        f"read bandwidth {bandwidth[np.float64] / 1e9:.1f} GB/s, GEMM "
+        f"{roofline.gemm_rate() / 1e9:.0f} GFLOP/s (float64); "
+        f"times: medians of {args.repeats}; one fit's budget {args.budget:.0f} s\n"
+    )
+    return bandwidth
+
+
+def run_method(problem, m, args, read):
+    """Run and print one method on one problem; return ``(traced, curve)``,
+    the ``(seconds, J)`` records ``plot_problem`` draws."""
+    method, name = METHODS[m], problem.name
+    if method["traced"]:
+        epoch, results, curve = run_traced(problem, method, args.repeats)
+    else:
+        epoch, results, curve = run_searched(problem, method, args.repeats, args.budget)
+    peak = None
+    if not args.skip_memory:
+        argv = [__file__, "--probe-memory", name, m]
+        argv += ["--threads", str(args.threads)]
+        argv += ["--quick"] if args.quick else []
+        peak = measure.peak_memory(argv) / measure.nbytes(problem.X)
+    (gap_t, gap_it), (loss_t, loss_it) = results
+    print(
+        f"{name:<19} {m:<36} {epoch:>7.3f} {epoch / read:>7.1f} "
+        f"{fmt(gap_t, '7.3f'):>7} {fmt(gap_it, 'd'):>4} "
+        f"{fmt(loss_t, '7.3f'):>7} {fmt(loss_it, 'd'):>4} "
+        f"{fmt(peak, '7.3f'):>7}",
+        flush=True,
+    )
+    return method["traced"], curve
+
+
+def run_problem(name, loader, alpha, chosen, args, bandwidth):
+    """Fit the reference, then every chosen method; plot if ``--plot``."""
+    problem = Problem(name, loader, alpha)
+    reference = quiet_fit(
+        SoftmaxGDClassifier(alpha=alpha, tol=REFERENCE_TOL, max_iter=10_000),
+        problem.X,
+        problem.y,
+    )
+    problem.J_star, problem.L_star = problem.evaluate(reference)
+    read = roofline.time_to_read(
+        measure.nbytes(problem.X), bandwidth[problem.X.dtype.type]
+    )
+    curves = {m: run_method(problem, m, args, read) for m in chosen}
+    if problem.J_min < problem.J_star * (1 - GAP / 10):
+        print(
+            f"  note: a fit reached J below the reference's by "
+            f"{(problem.J_star - problem.J_min) / problem.J_star:.1e} (relative)"
+        )
+    objective_curves = {m: c for m, c in curves.items() if METHODS[m]["objective"]}
+    if args.plot and objective_curves:
+        path = Path(args.plot) / plot_file(name)
+        plot_problem(path, name, problem.J_star, objective_curves)
+        print(f"  plot: {path}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=1)
@@ -327,6 +461,7 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--only", default="", help="regex on 'problem | method'")
+    parser.add_argument("--plot", metavar="DIR", help="write one PNG per problem")
     parser.add_argument("--probe-memory", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe_memory:
@@ -335,26 +470,7 @@ def main():
         return
 
     with threadpool_limits(args.threads):
-        print(time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), platform.node())
-        print(
-            f"CPU: {platform.processor() or platform.machine()}, nproc={os.cpu_count()}"
-        )
-        print(
-            f"numpy {np.__version__}, scipy {scipy.__version__}, "
-            f"scikit-learn {sklearn.__version__}; threads: "
-            + ", ".join(
-                f"{i['internal_api']}={i['num_threads']}" for i in threadpool_info()
-            )
-        )
-        print(f"load average at start: {' '.join(map(str, os.getloadavg()))}")
-        bandwidth = {
-            dt: roofline.read_bandwidth(dtype=dt) for dt in (np.float64, np.float32)
-        }
-        print(
-            f"read bandwidth {bandwidth[np.float64] / 1e9:.1f} GB/s, GEMM "
-            f"{roofline.gemm_rate() / 1e9:.0f} GFLOP/s (float64); "
-            f"times: medians of {args.repeats}; one fit's budget {args.budget:.0f} s\n"
-        )
+        bandwidth = print_machine(args)
         header = (
             f"{'problem':<19} {'method':<36} {'epoch':>7} {'x read':>7} "
             f"{'to gap':>7} {'it':>4} {'to 1%':>7} {'it':>4} {'peak/X':>7}"
@@ -367,45 +483,8 @@ def main():
                 for m in METHODS
                 if selected(METHODS[m], name) and re.search(args.only, f"{name} | {m}")
             ]
-            if not chosen:
-                continue
-            problem = Problem(name, loader, alpha)
-            reference = quiet_fit(
-                SoftmaxGDClassifier(alpha=alpha, tol=REFERENCE_TOL, max_iter=10_000),
-                problem.X,
-                problem.y,
-            )
-            problem.J_star, problem.L_star = problem.evaluate(reference)
-            read = roofline.time_to_read(
-                measure.nbytes(problem.X), bandwidth[problem.X.dtype.type]
-            )
-            for m in chosen:
-                method = METHODS[m]
-                if method["traced"]:
-                    epoch, results = run_traced(problem, method, args.repeats)
-                else:
-                    epoch, results = run_searched(
-                        problem, method, args.repeats, args.budget
-                    )
-                peak = None
-                if not args.skip_memory:
-                    argv = [__file__, "--probe-memory", name, m]
-                    argv += ["--threads", str(args.threads)]
-                    argv += ["--quick"] if args.quick else []
-                    peak = measure.peak_memory(argv) / measure.nbytes(problem.X)
-                (gap_t, gap_it), (loss_t, loss_it) = results
-                print(
-                    f"{name:<19} {m:<36} {epoch:>7.3f} {epoch / read:>7.1f} "
-                    f"{fmt(gap_t, '7.3f'):>7} {fmt(gap_it, 'd'):>4} "
-                    f"{fmt(loss_t, '7.3f'):>7} {fmt(loss_it, 'd'):>4} "
-                    f"{fmt(peak, '7.3f'):>7}",
-                    flush=True,
-                )
-            if problem.J_min < problem.J_star * (1 - GAP / 10):
-                print(
-                    f"  note: a fit reached J below the reference's by "
-                    f"{(problem.J_star - problem.J_min) / problem.J_star:.1e} (relative)"
-                )
+            if chosen:
+                run_problem(name, loader, alpha, chosen, args, bandwidth)
         print(f"\nload average at end: {' '.join(map(str, os.getloadavg()))}")
 
 

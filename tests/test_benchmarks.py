@@ -1,9 +1,12 @@
 """The bookkeeping of the benchmarks' timing helper (``benchmarks/measure.py``),
-on a fake clock: the benchmarks' ratios are only as right as it is."""
+on a fake clock: the benchmarks' ratios are only as right as it is; and
+``bench_all --plot``'s drawing, on fake records."""
 
 import sys
 import types
 from pathlib import Path
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import measure  # noqa: E402
@@ -36,3 +39,22 @@ def test_fit_trace_excludes_every_evaluation_and_only_those(monkeypatch):
     assert trace.on_fit_task_end(None, types.SimpleNamespace(parent=None)) is False
     assert trace.records == [(1.0, "first"), (3.0, "second"), (3.5, "third")]
     assert stops == [False, False, True]
+
+
+def test_plot_problem_writes_a_png_and_refuses_no_records(tmp_path):
+    pytest.importorskip("matplotlib")
+    import bench_all
+
+    J_star = 0.5
+    curves = {  # (traced, [(seconds, J), ...]); J below J* is drawn at the floor
+        "traced": (True, [(0.1, 0.6), (0.2, 0.5 + 1e-4), (0.3, 0.5 - 1e-9)]),
+        "searched": (False, [(0.05, 0.7), (0.4, 0.5 + 1e-7)]),
+        "no objective": (False, [(0.1, None)]),
+    }
+    path = bench_all.plot_problem(tmp_path / "a" / "p.png", "fake", J_star, curves)
+    assert path.is_file() and path.stat().st_size > 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert bench_all.plot_file("dense, alpha=1e-4") == "dense_alpha_1e-4.png"
+    with pytest.raises(ValueError, match="no records"):
+        bench_all.plot_problem(tmp_path / "q.png", "fake", J_star, {"x": (True, [])})
+    assert not (tmp_path / "q.png").exists()
