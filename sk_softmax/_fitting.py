@@ -457,12 +457,9 @@ def full_batch(estimator, fit, monitor):
         method = _full_batch_method(estimator, objective)
     else:
         method, options = "gd", {"learning_rate": float(estimator.learning_rate)}
-    scale = None
-    if fit.continuing:  # the criterion's scale is taken at W = 0, b = 0
-        zeros = objective.zeros()
-        scale = objective.optimality(
-            zeros, objective.smooth_value_and_gradient(zeros)[1]
-        )
+    # The criterion's scale is taken at W = 0, b = 0 (None: at the start
+    # point, which is that for a fresh fit).
+    scale = objective.optimality_at(objective.zeros()) if fit.continuing else None
     return minimize(
         objective,
         objective.product_layout(fit.P),
@@ -509,7 +506,7 @@ def stochastic(estimator, fit, schedule, monitor):
         shuffle=estimator.shuffle,
         rng=fit.rng,
     )
-    reference = max(0.0, np.log(fit.classes.shape[0]))
+    reference = math.log(fit.classes.shape[0])  # J at the null model
     result = drive(
         iterations,
         P,
@@ -597,7 +594,5 @@ STALLED = 0.25
 def _stalled(objective, P):
     """The scaled gradient at ``P`` relative to that at the null model (two
     passes over the data)."""
-    zeros = objective.zeros()
-    at_zero = objective.optimality(zeros, objective.smooth_value_and_gradient(zeros)[1])
-    at_P = objective.optimality(P, objective.smooth_value_and_gradient(P)[1])
-    return at_P / at_zero if at_zero > 0 else 0.0
+    at_zero = objective.optimality_at(objective.zeros())
+    return objective.optimality_at(P) / at_zero if at_zero > 0 else 0.0

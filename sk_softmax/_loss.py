@@ -22,7 +22,7 @@ The hand-derived gradients of the data term (the derivation's
 ``-(1/N) (L - S) X^T`` with the mean replaced by a weighted mean)::
 
     G = (S - Y) * w[:, None]                        (n, K)
-      = S * w[:, None], then G[i, y[i]] -= w[i]     (label indices: no Y)
+      : S, then S[i, y[i]] -= 1, then * w[:, None]  (label indices: no Y)
     grad_W = G^T X = (X^T G)^T                      (K, d)
     grad_b = sum_i G[i]                             (K,)
 
@@ -120,8 +120,8 @@ def cross_entropy_gradient(xp, X, y, w, W, b):
     sum_E = xp.sum(E, axis=0)
     # CE_i = logsumexp(Z_i) - Z[i, y_i].
     value = xp.sum(w * (xp.log(sum_E) - label_values(Z, y, xp)))
-    # G^T = S^T * w, then G^T[y_i, i] -= w_i: (S - Y)^T * w, built in place in
-    # E (S^T = E / sum_E).
+    # G^T = (S - Y)^T * w, built in place in E: S^T = E / sum_E, then
+    # S^T[y_i, i] -= 1 (the one-hot Y, never built), then the weights.
     G_t = E
     G_t /= sum_E
     subtract_at_labels(G_t, y, 1.0, xp)

@@ -302,6 +302,11 @@ class SoftmaxObjective:
         intercept)."""
         return self.feature_scales()[1]
 
+    def optimality_at(self, P):
+        """``optimality`` at ``P``, its gradient computed here (a pass over
+        the data); at ``zeros()``, the scale of the stopping test."""
+        return self.optimality(P, self.smooth_value_and_gradient(P)[1])
+
     def optimality(self, P, grad):
         """Max-norm of the minimal-norm subgradient of ``J`` at ``P``, each
         feature's entries divided by the feature's scale (``feature_scales``).
