@@ -387,7 +387,8 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
 
     def _fitted_attributes(self, classes, Wb):
         """``classes_``, ``coef_`` and ``intercept_`` of the softmax parameters
-        ``(W, b)``: what makes a copy of the estimator ready to predict."""
+        ``(W, b)``, or of the binary ``(coef_, intercept_)`` (one row): what
+        makes a copy of the estimator ready to predict."""
         W, b = Wb
         xp, _, device = get_namespace_and_device(W)
         if b is None:
@@ -397,14 +398,15 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         return {"classes_": classes, "coef_": W, "intercept_": b}
 
     def _parameters(self, objective):
-        """The parameter array ``P`` of the current model (for warm starts);
-        for two classes the symmetric form (``softmax_parameters``)."""
+        """The parameter array ``P`` of the current model (for warm starts):
+        ``coef_`` and ``intercept_`` themselves, except for two classes on the
+        softmax's two rows (the mini-batch steps), which take the symmetric
+        form (``softmax_parameters``)."""
         xp, dtype = objective.xp, objective.data.dtype
-        W, b = softmax_parameters(
-            xp.asarray(self.coef_, dtype=dtype),
-            xp.asarray(self.intercept_, dtype=dtype),
-            xp,
-        )
+        W = xp.asarray(self.coef_, dtype=dtype)
+        b = xp.asarray(self.intercept_, dtype=dtype)
+        if objective.n_outputs != W.shape[0]:
+            W, b = softmax_parameters(W, b, xp)
         return objective.join(W, b if self.fit_intercept else None)
 
     # ------------------------------------------------------------- predict

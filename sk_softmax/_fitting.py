@@ -31,7 +31,7 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ._backend import ArrayBackend
 from ._monitor import ValidationSet
-from ._objective import SoftmaxObjective
+from ._objective import LogisticObjective, SoftmaxObjective
 from ._optimizers import PlateauStopping, StepSchedule
 from ._sgd import stochastic_gradient
 from ._solvers import check_finite, drive, minimize
@@ -337,19 +337,25 @@ def fit_namespace(estimator, data, X, y, classes, weights, rng, **fit):
     """The objective on the backend ``data`` and its start point, with
     everything a fit needs: what ``prepare`` returns, and the Dask
     integration's ``prepare_dask`` too."""
-    objective = SoftmaxObjective(
-        data,
-        alpha=estimator.alpha,
-        l1_ratio=estimator.l1_ratio,
-        fit_intercept=estimator.fit_intercept,
-    )
     continuing, incremental = fit["continuing"], fit["incremental"]
-    P = estimator._parameters(objective) if continuing else objective.zeros()
     stochastic = (
         incremental
         or estimator.batch_size is not None
         or estimator.learning_rate in ("constant", "invscaling", "adaptive")
     )
+    # Two classes: the full-batch solvers work on the one vector coef_ (half
+    # the products). The mini-batch steps and the constant-step update (a
+    # float learning_rate: the derivation's own, whose step is on W) keep
+    # the softmax's two rows.
+    binary = data.n_classes == 2 and estimator.learning_rate == "auto"
+    binary = binary and not stochastic
+    objective = (LogisticObjective if binary else SoftmaxObjective)(
+        data,
+        alpha=estimator.alpha,
+        l1_ratio=estimator.l1_ratio,
+        fit_intercept=estimator.fit_intercept,
+    )
+    P = estimator._parameters(objective) if continuing else objective.zeros()
     max_iter = 1 if incremental else estimator.max_iter
     return SimpleNamespace(
         X=X,

@@ -46,7 +46,7 @@ or estimators.
 import scipy.sparse as sp
 from sklearn.utils._array_api import device
 
-from ._backend import label_values, subtract_at_labels
+from ._backend import label_values, positive_part, subtract_at_labels
 
 
 def softmax(Z, xp):
@@ -137,6 +137,74 @@ def probabilities_t(xp, X, y, w, W, b):
     return softmax(_logits_t(X, W, b, xp).T, xp).T
 
 
+# Two classes on one vector. For K = 2 only the difference of the two rows
+# of (W, b) matters: with ``v = W[1] - W[0]``, ``c = b[1] - b[0]`` and ``z =
+# X v + c``, the softmax of ``(Z[:, 0], Z[:, 1])`` is that of ``(0, z)``,
+# ``S[:, 1] = sigmoid(z)``, and::
+#
+#     CE_i = log(1 + exp(z_i)) - y_i z_i     (y_i in {0, 1}: the label index)
+#     G = (sigmoid(z) - y) * w               (n,)
+#     grad_v = G^T X,  grad_c = sum_i G_i
+#
+# which is the softmax formulas with class 0's logit pinned at zero: ``W``
+# is the one row ``v``, ``S^T`` the one row ``sigmoid(z)^T``, and the
+# Hessian product (``cross_entropy_hessp``) and curvature (``curvature``)
+# of the softmax hold as they are, their sums over the classes running over
+# the stored row (class 0's logit does not move). Half the products of the
+# two-row form, for the same model.
+#
+# The loss and G are computed from the margin ``m_i = t_i z_i``, ``t_i = 1 -
+# 2 y_i`` (+1 for class 0, -1 for class 1): ``CE_i = log(1 + exp(m_i))`` and
+# ``G_i = t_i sigmoid(m_i) w_i``, the same numbers, without the difference
+# ``sigmoid(z_i) - 1`` that rounds to zero for a well-classified sample of
+# class 1 (in float32, from z = 17).
+
+
+def _softplus_sigmoid(m, xp):
+    """``log(1 + exp(m))`` and ``sigmoid(m)``, elementwise and stably, from
+    one ``exp(-|m|)``: neither overflows, whatever ``m``."""
+    e = xp.exp(-xp.abs(m))
+    softplus = positive_part(m, xp) + xp.log1p(e)
+    s = 1.0 / (1.0 + e)
+    return softplus, xp.where(m >= 0, s, e * s)
+
+
+def _margins(X, y, W, b, xp):
+    """``t`` and the margins ``m = t z`` (1, n) of two classes on one row,
+    ``t = 1 - 2 y``."""
+    z = _logits_t(X, W, b, xp)  # (1, n)
+    t = 1.0 - 2.0 * xp.astype(y == 1, z.dtype)
+    z *= t  # in place: z is a fresh array
+    return t, z
+
+
+def logistic_cross_entropy(xp, X, y, w, W, b):
+    """``cross_entropy`` of two classes on one row ``W`` (1, d), ``b`` (1,):
+    this block's ``sum_i w_i log(1 + exp(m_i))``, ``m_i = (1 - 2 y_i) z_i``."""
+    _, m = _margins(X, y, W, b, xp)
+    return xp.sum(w * _softplus_sigmoid(m, xp)[0][0, :])
+
+
+def logistic_cross_entropy_gradient(xp, X, y, w, W, b):
+    """``cross_entropy_gradient`` of two classes on one row: the value, and
+    ``grad_W = G^T X`` (1, d), ``grad_b = sum_i G_i`` (1,) with ``G_i = t_i
+    sigmoid(m_i) w_i = (sigmoid(z_i) - y_i) w_i``."""
+    t, m = _margins(X, y, W, b, xp)
+    softplus, G_t = _softplus_sigmoid(m, xp)
+    value = xp.sum(w * softplus[0, :])
+    G_t *= t
+    G_t *= w
+    grad_W = G_t @ X
+    grad_b = None if b is None else xp.sum(G_t, axis=1)
+    return value, grad_W, grad_b
+
+
+def logistic_probabilities_t(xp, X, y, w, W, b):
+    """``probabilities_t`` of two classes on one row: ``sigmoid(z)^T`` (1,
+    n), the probability of class 1 (class 0's is its complement)."""
+    return _softplus_sigmoid(_logits_t(X, W, b, xp), xp)[1]
+
+
 def cross_entropy_hessp(xp, X, y, w, S_t, V, c):
     """The Hessian of this block's weighted cross-entropy, at the point whose
     probabilities are ``S_t`` (K, n), applied to a direction ``(V, c)``.
@@ -160,10 +228,16 @@ def cross_entropy_hessp(xp, X, y, w, S_t, V, c):
 def curvature(xp, X, y, w, S_t):
     """This block's share of the class mean of the Hessian's diagonal, per
     feature and for the intercepts: ``(sum_i w_i c_i x_ij^2, sum_i w_i
-    c_i)`` with ``c_i = (1 - sum_k s_ik^2) / K`` (the mean over the classes
-    of ``s_ik (1 - s_ik)``). Sparse ``X`` is squared on its data array
-    only, sharing the indices."""
-    wc = w * (1.0 - xp.sum(S_t * S_t, axis=0)) / S_t.shape[0]
+    c_i)`` with ``c_i`` the mean over the rows of ``S^T`` of ``s_ik (1 -
+    s_ik)``: ``(1 - sum_k s_ik^2) / K`` for the softmax, whose
+    probabilities sum to 1, and ``s_i (1 - s_i)`` for two classes on one
+    row. Sparse ``X`` is squared on its data array only, sharing the
+    indices."""
+    K = S_t.shape[0]
+    if K == 1:
+        wc = w * (S_t[0, :] * (1.0 - S_t[0, :]))
+    else:
+        wc = w * (1.0 - xp.sum(S_t * S_t, axis=0)) / K
     return _squares_product(X, wc, xp), xp.sum(wc)
 
 
@@ -186,8 +260,13 @@ def _squares_product(X, v, xp):
 
 def correct(xp, X, y, w, W, b):
     """This block's weighted count of samples whose largest logit is their
-    own class's (the weighted accuracy's numerator), a 0-d array."""
-    predicted = xp.argmax(logits(X, W, b), axis=1)
+    own class's (the weighted accuracy's numerator), a 0-d array. Two
+    classes on one row ``W``: class 1 where its logit ``z`` is positive."""
+    Z = logits(X, W, b)
+    if Z.shape[1] == 1:
+        predicted = xp.astype(Z[:, 0] > 0, y.dtype)
+    else:
+        predicted = xp.argmax(Z, axis=1)
     return xp.sum(xp.where(predicted == y, w, 0.0))
 
 

@@ -31,12 +31,22 @@ class SoftmaxObjective:
     fit_intercept : bool
     """
 
+    #: The per-block functions of the loss (``_loss.py``).
+    _value = staticmethod(_loss.cross_entropy)
+    _value_and_gradient = staticmethod(_loss.cross_entropy_gradient)
+    _probabilities_t = staticmethod(_loss.probabilities_t)
+
     def __init__(self, data, *, alpha, l1_ratio, fit_intercept):
         self.data = data
         self.xp = data.xp
         self.fit_intercept = fit_intercept
         self.penalty = ElasticNet(alpha, l1_ratio, data.xp)
         self._scales = None
+
+    @property
+    def n_outputs(self):
+        """The rows of ``P``: one per class."""
+        return self.n_classes
 
     @classmethod
     def from_arrays(cls, X, y, w=None, *, n_classes=None, xp=np, **penalty):
@@ -51,7 +61,7 @@ class SoftmaxObjective:
 
     def _on(self, data):
         """The same function (penalty, intercept) on other rows."""
-        other = SoftmaxObjective.__new__(SoftmaxObjective)
+        other = type(self).__new__(type(self))
         other.__dict__.update(self.__dict__, data=data, _scales=None)
         return other
 
@@ -87,7 +97,7 @@ class SoftmaxObjective:
 
     def zeros(self):
         """The parameters of the null model, where every fit starts."""
-        shape = (self.n_classes, self.n_features + int(self.fit_intercept))
+        shape = (self.n_outputs, self.n_features + int(self.fit_intercept))
         device = getattr(self.data.w, "device", None)
         return self.xp.zeros(shape, dtype=self.data.dtype, device=device)
 
@@ -100,13 +110,13 @@ class SoftmaxObjective:
     def smooth_value(self, P):
         """``f(P)``: cross-entropy plus the L2 part of the penalty."""
         W, b = self.split(P)
-        value = float(self.data.map_sum(_loss.cross_entropy, W, b))
+        value = float(self.data.map_sum(self._value, W, b))
         return value + self.penalty.smooth_value(W)
 
     def data_value_and_gradient(self, W, b):
         """The cross-entropy term alone (no penalty) and its gradients
         ``(value, grad_W, grad_b)``, as ``_loss.cross_entropy_gradient``."""
-        value, grad_W, grad_b = self.data.map_sum(_loss.cross_entropy_gradient, W, b)
+        value, grad_W, grad_b = self.data.map_sum(self._value_and_gradient, W, b)
         return float(value), grad_W, grad_b
 
     def smooth_value_and_gradient(self, P):
@@ -135,7 +145,7 @@ class SoftmaxObjective:
     def probabilities_t(self, P):
         """The probabilities ``S^T`` at ``P``, kept per block of rows: a
         forward pass, shared by ``hessp`` and ``feature_curvature``."""
-        return self.data.map(_loss.probabilities_t, *self.split(P))
+        return self.data.map(self._probabilities_t, *self.split(P))
 
     def hessp(self, P, forward=None):
         """The Hessian of ``f`` at ``P``, as the function ``D -> H D`` on
@@ -322,6 +332,38 @@ class SoftmaxObjective:
         grad_W, grad_b = self.split(grad)
         sub_W = self.penalty.min_norm_subgradient(W, grad_W)
         return self.scaled_max(self.join(sub_W, grad_b))
+
+
+class LogisticObjective(SoftmaxObjective):
+    """``J`` of two classes as a function of the one row ``P = [v, c]``,
+    ``v = W[1] - W[0]`` and ``c = b[1] - b[0]``: the binary ``coef_`` and
+    ``intercept_`` themselves.
+
+    The loss depends on ``(W, b)`` through ``v`` and ``c`` only (``_loss.py``,
+    two classes on one vector), and among the ``W`` with a given difference
+    the penalty is smallest at the symmetric ``W = [-v / 2, v / 2]`` (both
+    the L2 and the L1 part; the intercepts are not penalized). So ``J``'s
+    minimum over ``(W, b)`` is the minimum over ``P`` of this function, the
+    penalty taken at the symmetric ``W`` (``ElasticNet.of_difference``); at
+    the symmetric point its value is ``J``'s, its gradient ``J``'s gradient
+    in ``W[1]`` (the optimality measure and the stopping test are
+    unchanged), and each pass over the data costs one product with ``X``
+    where the softmax's two rows cost two.
+
+    For the full-batch solvers; the mini-batch steps keep the two rows.
+    """
+
+    _value = staticmethod(_loss.logistic_cross_entropy)
+    _value_and_gradient = staticmethod(_loss.logistic_cross_entropy_gradient)
+    _probabilities_t = staticmethod(_loss.logistic_probabilities_t)
+
+    def __init__(self, data, **penalty):
+        super().__init__(data, **penalty)
+        self.penalty = self.penalty.of_difference()
+
+    @property
+    def n_outputs(self):
+        return 1
 
 
 def softmax_parameters(coef, intercept, xp=np):

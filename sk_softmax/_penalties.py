@@ -28,6 +28,17 @@ class ElasticNet:
         self.l1 = alpha * l1_ratio
         self.xp = xp
 
+    def of_difference(self):
+        """The penalty of two rows ``W = [-v / 2, v / 2]`` as a function of
+        their difference ``v``: ``alpha ((1 - l1_ratio) / 4 ||v||^2 + l1_ratio
+        ||v||_1)``, an elastic net with half the L2 strength. Of all ``W``
+        with ``W[1] - W[0] = v`` the symmetric one has the smallest penalty
+        (the L2 part is smallest there, and the L1 part is ``||v||_1`` at
+        best, reached there)."""
+        other = ElasticNet(0.0, 0.0, self.xp)
+        other.l2, other.l1 = 0.5 * self.l2, self.l1
+        return other
+
     @property
     def is_smooth(self):
         return self.l1 == 0.0

@@ -9,6 +9,7 @@ never copied from the estimator's output.
 import copy
 import functools
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -23,6 +24,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sk_softmax import SoftmaxGDClassifier
+from sk_softmax._backend import ArrayBackend
+from sk_softmax._objective import SoftmaxObjective
+from sk_softmax._solvers import minimize
 
 MAX_ITER_WARNING = r"[Mm]aximum number of iterations|max_iter"
 TIGHT = {"tol": 1e-10, "max_iter": 10_000}
@@ -135,6 +139,75 @@ def test_binary_convention(labels):
     assert_allclose(proba[:, 0], expit(-z), rtol=1e-12, atol=1e-15)
     log_proba = clf.predict_log_proba(X)
     assert_allclose(log_proba, np.log(proba), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"solver": "lbfgs"}, {"l1_ratio": 0.5}, {"batch_size": 64, "max_iter": 2}],
+    ids=["newton-cg", "lbfgs", "fista", "mini-batch"],
+)
+def test_binary_full_batch_passes_use_one_row(params, monkeypatch):
+    """Two classes: every pass of the full-batch solvers gets one row of
+    parameters (``coef_``'s difference form, half the products); the
+    mini-batch steps keep the softmax's two rows."""
+    X, y = data("breast_cancer")
+    rows = set()
+    map_sum = ArrayBackend.map_sum
+
+    def spy(self, fn, *args, **kwargs):
+        rows.update(a.shape[0] for a in args if getattr(a, "ndim", 0) == 2)
+        return map_sum(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(ArrayBackend, "map_sum", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        SoftmaxGDClassifier(alpha=1e-2, random_state=0, **params).fit(X, y)
+    assert rows == ({2} if "batch_size" in params else {1})
+
+
+@pytest.mark.parametrize("l1_ratio", [0.0, 0.5])
+def test_binary_one_vector_fit_is_the_two_row_optimum(l1_ratio):
+    """The fit on one vector reaches the optimum of the two-row softmax
+    objective (minimised here by the solvers directly), whose rows are
+    opposite: ``coef_ = W[1] - W[0]``."""
+    X, y, s = _weighted_problem("breast_cancer")
+    alpha = 1e-2
+    clf = SoftmaxGDClassifier(alpha=alpha, l1_ratio=l1_ratio, tol=1e-10, max_iter=500)
+    clf.fit(X, y, sample_weight=s)
+    two_rows = SoftmaxObjective.from_arrays(
+        X,
+        y,
+        s / s.sum(),
+        n_classes=2,
+        alpha=alpha,
+        l1_ratio=l1_ratio,
+        fit_intercept=True,
+    )
+    result = minimize(
+        two_rows,
+        two_rows.zeros(),
+        method="newton-cg" if l1_ratio == 0 else "agd",
+        max_iter=2000,
+        tol=1e-10,
+        scale=None,
+        report=lambda *a: False,
+    )
+    assert result.status == "converged"
+    W, b = two_rows.split(result.P)
+    assert_allclose(W[0], -W[1], rtol=1e-6, atol=1e-9)
+    assert_allclose(clf.coef_[0], W[1] - W[0], rtol=1e-6, atol=1e-8)
+    assert_allclose(clf.intercept_, [b[1] - b[0]], rtol=1e-6, atol=1e-8)
+
+
+def test_binary_full_batch_early_stopping_scores_the_sign_rule():
+    """Early stopping on two classes scores the one-row model by its sign
+    rule: the validation accuracy is breast_cancer's (about 0.97), not the
+    share of one class (0.37 or 0.63)."""
+    X, y = data("breast_cancer")
+    clf = SoftmaxGDClassifier(alpha=1e-2, early_stopping=True, random_state=0)
+    clf.fit(X, y)
+    assert clf.best_validation_score_ > 0.9
+    assert all(0.9 < score <= 1.0 for score in clf.validation_scores_)
 
 
 def test_multiclass_convention():

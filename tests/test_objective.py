@@ -19,9 +19,9 @@ from _problems import (
     several_blocks,
 )
 from numpy.testing import assert_allclose, assert_array_equal
-from scipy.special import logsumexp
+from scipy.special import expit, logsumexp
 
-from sk_softmax._objective import SoftmaxObjective
+from sk_softmax._objective import LogisticObjective, SoftmaxObjective
 
 
 def parameters(W, b, fit_intercept):
@@ -797,3 +797,106 @@ def test_objective_on_torch_equals_numpy():
     assert sample_t.smooth_value(P_t) == pytest.approx(
         sample_np.smooth_value(P), rel=1e-13
     )
+
+
+# ---------------------------------------------------------------------------
+# Two classes on one vector
+# ---------------------------------------------------------------------------
+
+
+def symmetric(P):
+    """The softmax parameters ``[-P / 2, P / 2]`` of a binary row ``P``."""
+    return np.concatenate([-0.5 * P, 0.5 * P])
+
+
+@pytest.mark.parametrize("fmt", [None, "csr"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("l1_ratio", [0.0, 0.5, 1.0])
+def test_logistic_objective_is_the_softmax_at_the_symmetric_point(
+    fmt, fit_intercept, l1_ratio
+):
+    """On one row ``P = [v, c]``, the binary objective's value, gradient,
+    Hessian product, optimality and proximal step are those of the
+    two-row softmax objective at ``[-P / 2, P / 2]``, through the chain rule
+    of that linear map: gradient ``(g_1 - g_0) / 2`` (= ``g_1`` there),
+    Hessian ``A^T H A``."""
+    X, W, b, y, w = make_data(21, n=600, d=5, K=2)
+    if fmt is not None:
+        X[np.abs(X) < 0.8] = 0.0
+        X = sp.csr_array(X)
+    kw = dict(n_classes=2, alpha=0.3, l1_ratio=l1_ratio, fit_intercept=fit_intercept)
+    binary = LogisticObjective.from_arrays(X, y, w, **kw)
+    if fmt is None:  # sparse X is one block
+        several_blocks(binary)
+    softmax = SoftmaxObjective.from_arrays(X, y, w, **kw)
+    assert binary.zeros().shape == (1, 5 + fit_intercept)
+    rng = np.random.default_rng(1)
+    P = rng.standard_normal((1, 5 + fit_intercept))
+    P[0, 1] = 0.0  # a zero coefficient: the L1 part's subgradient set
+    S = symmetric(P)
+    f_b, g_b = binary.smooth_value_and_gradient(P)
+    f_s, g_s = softmax.smooth_value_and_gradient(S)
+    assert f_b == pytest.approx(f_s, rel=1e-13)
+    assert binary.nonsmooth_value(P) == pytest.approx(
+        softmax.nonsmooth_value(S), rel=1e-13
+    )
+    assert_allclose(g_b[0], 0.5 * (g_s[1] - g_s[0]), rtol=1e-12, atol=1e-15)
+    assert_allclose(g_b[0], g_s[1], rtol=1e-12, atol=1e-15)
+    assert binary.optimality(P, g_b) == pytest.approx(
+        softmax.optimality(S, g_s), rel=1e-12
+    )
+    D = rng.standard_normal(P.shape)
+    HD_s = softmax.hessp(S)(symmetric(D))
+    assert_allclose(
+        binary.hessp(P)(D)[0], 0.5 * (HD_s[1] - HD_s[0]), rtol=1e-12, atol=1e-15
+    )
+    assert_allclose(
+        symmetric(binary.prox(P, 0.2)), softmax.prox(S, 0.1), rtol=1e-13, atol=1e-15
+    )
+
+
+def test_logistic_feature_curvature_is_the_hessian_diagonal():
+    """With one row, the class mean of the Hessian's diagonal is the
+    diagonal itself: ``sum_i w_i s_i (1 - s_i) x_ij^2`` plus the L2 part."""
+    X, W, b, y, w = make_data(22, n=400, d=4, K=2)
+    obj = LogisticObjective.from_arrays(
+        X, y, w, n_classes=2, alpha=0.2, l1_ratio=0.0, fit_intercept=True
+    )
+    P = np.random.default_rng(2).standard_normal((1, 5))
+    assert_allclose(
+        obj.feature_curvature(P), np.diag(hessian_matrix(obj, P)), rtol=1e-12
+    )
+
+
+def test_logistic_gradient_keeps_well_classified_samples_in_float32():
+    """A sample of class 1 with logit z = 30 has ``sigmoid(z) - 1 = -9.4e-14``:
+    in float32 that difference rounds to 0, the margin form keeps it. The
+    float32 gradient matches the float64 one to float32's precision."""
+    X = np.array([[30.0], [-30.0], [1.0], [-2.0]])
+    y = np.array([1, 0, 1, 0])
+    grads = []
+    for dtype in (np.float32, np.float64):
+        obj = LogisticObjective.from_arrays(
+            X.astype(dtype),
+            y,
+            np.full(4, 0.25, dtype=dtype),
+            n_classes=2,
+            alpha=0.0,
+            l1_ratio=0.0,
+            fit_intercept=False,
+        )
+        grads.append(obj.smooth_value_and_gradient(np.ones((1, 1), dtype=dtype))[1])
+    assert grads[0].dtype == np.float32
+    # Only the two well-classified samples: tiny, and not zero.
+    only_far = LogisticObjective.from_arrays(
+        X[:2].astype(np.float32),
+        y[:2],
+        np.full(2, 0.5, dtype=np.float32),
+        n_classes=2,
+        alpha=0.0,
+        l1_ratio=0.0,
+        fit_intercept=False,
+    )
+    g_far = only_far.smooth_value_and_gradient(np.ones((1, 1), dtype=np.float32))[1]
+    assert_allclose(g_far, [[-30.0 * expit(-30.0)]], rtol=1e-5)
+    assert_allclose(grads[0], grads[1], rtol=1e-6)
