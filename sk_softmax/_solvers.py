@@ -210,7 +210,7 @@ def accelerated_gradient(objective, P, f, g, threshold, *, seed):
     extrapolated point, says "converged"; it costs one more pass there.
     """
     xp = objective.xp
-    sample = objective.on_sample(HESSIAN_FRACTION, HESSIAN_MIN_ROWS, seed)
+    sample = hessian_sample(objective, HESSIAN_FRACTION, seed)
     M = sample.feature_curvature(P)
     del sample
     momentum = NesterovMomentum(xp, metric=M)
@@ -308,7 +308,7 @@ def lbfgs(objective, P, f, g, threshold, *, seed, memory=10):
     if not objective.is_smooth:
         raise ValueError("lbfgs handles smooth objectives only (l1_ratio == 0).")
     xp = objective.xp
-    sample = objective.on_sample(HESSIAN_FRACTION, HESSIAN_MIN_ROWS, seed)
+    sample = hessian_sample(objective, HESSIAN_FRACTION, seed)
     directions = LBFGSDirection(memory, xp, sample.feature_curvature(P))
     del sample  # a copy of the sampled rows: not kept
     while True:
@@ -386,9 +386,30 @@ def _backtracking_line_search(objective, P, f, g, d, gd, *, c1=1e-4, max_trials=
 
 
 #: Newton-CG's Hessian sample: this share of the rows with positive weight,
-#: but never fewer than ``HESSIAN_MIN_ROWS`` (all of them on small data).
+#: but never fewer than ``HESSIAN_MIN_ROWS`` (all of them on small data), nor
+#: than ``HESSIAN_ROWS_PER_CLASS`` times the number of classes.
 HESSIAN_FRACTION = 0.1
 HESSIAN_MIN_ROWS = 2000
+HESSIAN_ROWS_PER_CLASS = 20
+
+
+def hessian_sample(objective, fraction, seed, min_rows=0):
+    """The objective on Newton-CG's Hessian sample (``objective.on_sample``):
+    ``fraction`` of the rows, at least ``min_rows``, ``HESSIAN_MIN_ROWS`` and
+    ``HESSIAN_ROWS_PER_CLASS`` per class on average (the sample is
+    stratified: each class gets its share of them).
+
+    Each class's rows carry that class's share of the curvature (its rows
+    and columns of ``diag(s) - s s^T``): a tenth of 50 000 rows is 5 rows
+    per class for 1000 classes, too few to represent them, and Newton's
+    steps then overshoot (a 50k x 100, 1000-class fit took 16 iterations,
+    7 of them shortened by the line search; with 20 rows per class, 10, one
+    shortened).
+    """
+    per_class = HESSIAN_ROWS_PER_CLASS * objective.n_classes
+    return objective.on_sample(
+        fraction, max(min_rows, HESSIAN_MIN_ROWS, per_class), seed
+    )
 
 
 def newton_cg(objective, P, f, g, threshold, *, seed, max_cg=200):
@@ -402,10 +423,9 @@ def newton_cg(objective, P, f, g, threshold, *, seed, max_cg=200):
     0.1``: its products cost a tenth of a pass each, and a first step that
     accurate saves whole iterations (see ``benchmarks/HISTORY.md``). ``g`` is
     the full gradient; ``H`` is the Hessian of the objective on a random
-    sample of the rows, stratified by class (``objective.on_sample``:
-    ``HESSIAN_FRACTION`` of them, at least ``HESSIAN_MIN_ROWS``, drawn with
-    ``seed``, weights rescaled so that each class weighs what it weighs in
-    the data), so that a conjugate-gradient step, one Hessian-vector product
+    sample of the rows, stratified by class (``hessian_sample``: a tenth of
+    them, at least 2000 and 20 per class, drawn with ``seed``, weights
+    rescaled so that each class weighs what it weighs in the data), so that a conjugate-gradient step, one Hessian-vector product
     by hand (``objective.hessp``), costs about a tenth of a pass over the
     data on a large data set (Byrd, Chin, Neveitt and Nocedal, 2011). The
     conjugate gradients are preconditioned by the per-feature curvature of
@@ -423,7 +443,7 @@ def newton_cg(objective, P, f, g, threshold, *, seed, max_cg=200):
         raise ValueError("newton_cg handles smooth objectives only (l1_ratio == 0).")
     xp = objective.xp
     fraction = HESSIAN_FRACTION
-    curvature = objective.on_sample(fraction, HESSIAN_MIN_ROWS, seed)
+    curvature = hessian_sample(objective, fraction, seed)
     g_norm0 = math.sqrt(_dot(g, g, xp))
     opt = objective.optimality(P, g)
     first = True
@@ -451,7 +471,7 @@ def newton_cg(objective, P, f, g, threshold, *, seed, max_cg=200):
         misleads = eta < 0.1 and (t < 1 or opt > 0.5 * opt_before)
         if curvature is not objective and misleads:  # at least twice the rows
             fraction, min_rows = 2 * fraction, 2 * curvature.n_rows
-            curvature = objective.on_sample(fraction, min_rows, seed)
+            curvature = hessian_sample(objective, fraction, seed, min_rows)
         yield Iteration(P, f, opt, t)
 
 
