@@ -67,12 +67,7 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         The step size; no choice needs tuning.
 
         - "auto": full batch, the method chosen by ``solver``, which needs no
-          step size; mini-batch, "adaptive", and besides the step is halved
-          after each epoch of ``fit`` whose progress is outweighed by the
-          gradient noise: when two successive moves of the epoch-averaged
-          model point against each other (cosine below -0.4), the averages
-          only scatter around the point the step can reach, and a smaller
-          step is what brings them closer to the optimum.
+          step size; mini-batch, "adaptive".
         - "constant", "invscaling", "adaptive": the schedules of
           :class:`~sklearn.neural_network.MLPClassifier`, starting from
           ``eta0 = 1 / L_B``, with ``L_B`` an estimate of the Lipschitz constant

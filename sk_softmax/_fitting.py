@@ -32,7 +32,7 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 from ._backend import ArrayBackend
 from ._monitor import ValidationSet
 from ._objective import SoftmaxObjective
-from ._optimizers import NoiseTest, PlateauStopping, StepSchedule
+from ._optimizers import PlateauStopping, StepSchedule
 from ._sgd import stochastic_gradient
 from ._solvers import check_finite, drive, minimize
 
@@ -420,17 +420,12 @@ def optimizer(estimator, fit):
 
 def _new_schedule(estimator, fit):
     """A step schedule from ``1 / L_B``, the data's curvature at the
-    start point, or from the float ``learning_rate``.
-
-    "auto" is "adaptive" with a ``NoiseTest`` that halves the step after
-    each epoch dominated by gradient noise (in ``fit`` only: the averages of
-    ``partial_fit``'s chunks, a few batches each, are all noise, and the
-    plateau policy does not act there either)."""
+    start point, or from the float ``learning_rate``."""
     if not isinstance(estimator.learning_rate, str):
         return StepSchedule(
             "constant", float(estimator.learning_rate), estimator.power_t
         )
-    kind = estimator.learning_rate
+    kind = "adaptive" if estimator.learning_rate == "auto" else estimator.learning_rate
     L = fit.objective.smoothness(fit.P, batch_size(estimator, fit), fit.rng)
     if L == 0.0:  # X is zero, no intercept, no penalty: J is constant
         L = 1.0
@@ -439,10 +434,7 @@ def _new_schedule(estimator, fit):
             "The curvature of the objective overflows floating point: the "
             "features are too large. Scale the data (e.g. with StandardScaler)."
         )
-    schedule = StepSchedule(kind, 1.0 / L, estimator.power_t)
-    if kind == "auto" and not fit.incremental:
-        schedule.noise_test = NoiseTest(fit.xp)
-    return schedule
+    return StepSchedule(kind, 1.0 / L, estimator.power_t)
 
 
 def batch_size(estimator, fit):

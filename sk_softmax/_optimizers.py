@@ -135,15 +135,7 @@ class StepSchedule:
       depend on the size of the data);
     - "adaptive": ``eta0`` until the tracked score stops improving, then
       divided by 5 each time it stops improving again; exhausted when it has
-      shrunk below ``1e-6 * eta0``;
-    - "auto" (``learning_rate="auto"``): "adaptive", and besides halved
-      after each epoch in which ``noise_test`` (a ``NoiseTest``, set by the
-      fit; None in ``partial_fit``) finds that the epoch's gradient noise
-      outweighs its progress.
-
-    ``end_epoch`` is told the epoch's (averaged) model, which only the
-    noise test reads. The test's memory is not part of ``state``: it lasts
-    one ``fit``.
+      shrunk below ``1e-6 * eta0``.
     """
 
     def __init__(self, kind, eta0, power_t=0.5, eta=None, epoch=0):
@@ -152,21 +144,17 @@ class StepSchedule:
         self.power_t = power_t
         self.eta = eta0 if eta is None else eta
         self.epoch = epoch
-        self.noise_test = None
 
-    def end_epoch(self, P=None):
+    def end_epoch(self):
         self.epoch += 1
         if self.kind == "invscaling":
             self.eta = self.eta0 / (self.epoch + 1) ** self.power_t
-        elif self.kind == "auto" and self.noise_test is not None and P is not None:
-            if self.noise_test.update(P):
-                self.eta *= 0.5
 
     def trigger_stopping(self):
         """React to a plateau, as ``MLPClassifier``'s ``SGDOptimizer``: the
-        "adaptive" and "auto" schedules shrink their step and go on while
-        the step is not exhausted; the others stop. Returns True to stop."""
-        if self.kind not in ("adaptive", "auto"):
+        "adaptive" schedule shrinks its step and goes on while the step is
+        not exhausted; the others stop. Returns True to stop."""
+        if self.kind != "adaptive":
             return True
         self.eta /= 5.0
         return not self.eta > 1e-6 * self.eta0
@@ -183,55 +171,6 @@ class StepSchedule:
     @classmethod
     def from_state(cls, state):
         return cls(**state)
-
-
-class NoiseTest:
-    """Whether the last epoch of SGD at a constant step made less progress
-    than noise, from the epochs' averaged models alone.
-
-    Write the move of the averaged model over epoch ``e`` as
-    ``D_e = v + n_e - n_{e-1}``: a drift ``v`` towards the optimum (the bias
-    still to remove) and the noise ``n_e`` of each epoch's average, about
-    independent from one epoch to the next. Then
-    ``cos(D_e, D_{e-1}) ~ (|v|^2 - s^2) / (|v|^2 + 2 s^2)`` with
-    ``s^2 = E |n|^2``: near 1 while the drift dominates, ``-1/2`` once the
-    averages only scatter around the point the step can reach. Below
-    ``threshold = -0.4``, that is ``|v|^2 < s^2 / 7``, the step no longer
-    buys progress, only noise, and ``update`` returns True (the schedule
-    halves its step, which halves the noise). Pflug's (1983) test of
-    stationarity, on the epoch averages rather than on single gradients:
-    the averages have most of the steep directions' noise removed, so that
-    a slow drift along flat directions, the bias of ill-conditioned
-    problems, still shows. Two products of model-size arrays per epoch.
-
-    Measured (issue 16, in a numpy replica of the loop): on 40k rows of
-    the 200k x 200 problem (batch 256) the cosines are -0.50 to -0.56 from
-    the third epoch on, and halving there takes the held-out log-loss after
-    10 epochs from 1.0100 to 1.0003 times the optimum's; on standardized
-    digits (``alpha=1e-3``, batch 32, 20 epochs) they fall from +0.8 to
-    -0.36, still drifting, and a threshold of 0 instead of -0.4 halved there
-    and took the median held-out ratio from 1.018 to 1.049.
-    """
-
-    threshold = -0.4
-
-    def __init__(self, xp):
-        self.xp = xp
-        self.previous, self.move = None, None
-
-    def update(self, P):
-        """Record an epoch's averaged model; True if noise dominated it."""
-        noisy = False
-        if self.previous is not None:
-            move = P - self.previous
-            if self.move is not None:
-                norms = _dot(move, move, self.xp) * _dot(self.move, self.move, self.xp)
-                if norms > 0:
-                    cos = _dot(move, self.move, self.xp) / math.sqrt(norms)
-                    noisy = cos < self.threshold
-            self.move = move
-        self.previous = P
-        return noisy
 
 
 class PlateauStopping:

@@ -130,8 +130,7 @@ def stochastic_gradient(objective, P, *, schedule, batch_size, rows, shuffle, rn
     Each epoch visits ``rows`` once, in batches of ``batch_size`` (reshuffled
     every epoch when ``shuffle``), and makes the derivation's update on each
     batch's gradient, ``P <- P - eta * grad_B``, with ``eta`` from ``schedule``
-    (an ``_optimizers.StepSchedule``, told each epoch's averaged model, from
-    which the "auto" schedule judges the gradient noise). The objective reported for an epoch is
+    (an ``_optimizers.StepSchedule``). The objective reported for an epoch is
     the mean of its batch objectives, as in scikit-learn's SGD and MLP; it is
     the exact ``J`` when a single batch holds all the rows.
 
@@ -162,7 +161,7 @@ def stochastic_gradient(objective, P, *, schedule, batch_size, rows, shuffle, rn
             batch_rows = order[start : min(start + batch_size, n)]
             value += iterates.step(batch_rows, n, eta) * (batch_rows.shape[0] / n)
         P_avg = iterates.average()
-        schedule.end_epoch(P_avg)
+        schedule.end_epoch()
         yield Iteration(P_avg, value, None, eta, last=iterates.last)
 
 

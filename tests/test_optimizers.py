@@ -15,7 +15,6 @@ from sk_softmax._optimizers import (
     BacktrackingLipschitz,
     LBFGSDirection,
     NesterovMomentum,
-    NoiseTest,
     PlateauStopping,
     StepSchedule,
 )
@@ -221,65 +220,14 @@ def test_adaptive_schedule_divides_by_five_until_exhausted():
     assert schedule.eta == pytest.approx(0.5 / 5**9, rel=1e-14)
 
 
-def test_noise_test_by_hand():
-    """The cosine of two successive moves of the epoch averages: a steady
-    drift is progress; averages scattering about a point (moves that
-    undo each other, cosine -1/2 and below) are noise; orthogonal moves
-    (cosine 0, above -0.4) are not yet."""
-    drift = NoiseTest(np)
-    assert [drift.update(np.array([t, 0.1 * t])) for t in range(5)] == [False] * 5
-    scatter = NoiseTest(np)
-    points = [np.array(p, float) for p in ([0, 0], [1, 0], [0, 0], [1, 0.1])]
-    # moves (1, 0), (-1, 0), (1, 0.1): cosines -1, then -0.995
-    assert [scatter.update(P) for P in points] == [False, False, True, True]
-    turn = NoiseTest(np)
-    points = [np.array(p, float) for p in ([0, 0], [1, 0], [1, 1], [1.5, 1])]
-    # moves (1, 0), (0, 1), (0.5, 0): cosines 0 and 0
-    assert [turn.update(P) for P in points] == [False] * 4
-    # -0.4 itself is not below the threshold; -0.41 is.
-    for cos, noisy in ((-0.4, False), (-0.41, True)):
-        test = NoiseTest(np)
-        angle = math.acos(cos)
-        points = [np.zeros(2), np.array([1.0, 0.0])]
-        points.append(points[1] + np.array([math.cos(angle), math.sin(angle)]))
-        assert [test.update(P) for P in points][-1] is noisy
-
-
-def test_noise_test_ignores_a_model_that_does_not_move():
-    """Zero moves (e.g. all-zero X without intercept) are neither progress
-    nor noise: no division by zero, no decision."""
-    test = NoiseTest(np)
-    assert [test.update(np.zeros((2, 3))) for _ in range(4)] == [False] * 4
-
-
-def test_auto_schedule_halves_on_noise_and_shrinks_on_plateaus():
-    """ "auto": "adaptive"'s plateau rule, and the step halved at the end of
-    each epoch that its noise test calls noisy; without a test (as in
-    ``partial_fit``) the epochs alone do not change it."""
-    schedule = StepSchedule("auto", 0.8)
-    schedule.noise_test = NoiseTest(np)
-    etas = []
-    for P in ([0.0], [1.0], [0.0], [1.0], [0.5]):
-        schedule.end_epoch(np.array(P))
-        etas.append(schedule.eta)
-    # moves +1, -1 (cos -1: halve), +1 (halve), -0.5 (halve)
-    assert etas == [0.8, 0.8, 0.4, 0.2, 0.1]
-    assert schedule.trigger_stopping() is False
-    assert schedule.eta == pytest.approx(0.02, rel=1e-15)
-    untested = StepSchedule("auto", 0.8)
-    for P in ([0.0], [1.0], [0.0], [1.0]):
-        untested.end_epoch(np.array(P))
-    assert untested.eta == 0.8 and untested.epoch == 4
-
-
-@pytest.mark.parametrize("kind", ["constant", "invscaling", "adaptive", "auto"])
+@pytest.mark.parametrize("kind", ["constant", "invscaling", "adaptive"])
 def test_schedule_state_round_trip(kind):
     """``state`` is plain numbers (JSON-serialisable); ``from_state`` gives a
     schedule that continues exactly as the original."""
     schedule = StepSchedule(kind, 0.3, 0.6)
     for _ in range(3):
         schedule.end_epoch()
-    if kind in ("adaptive", "auto"):
+    if kind == "adaptive":
         schedule.trigger_stopping()
     state = schedule.state()
     assert json.loads(json.dumps(state)) == state
