@@ -25,7 +25,6 @@ the median and 5% at the worst, ``partial_fit`` within 5%.
 """
 
 import argparse
-import sys
 import warnings
 from pathlib import Path
 
@@ -38,8 +37,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).parent.parent))
-from sk_softmax import SoftmaxGDClassifier  # noqa: E402
+from sk_softmax import SoftmaxGDClassifier
 
 
 def split(seed):
