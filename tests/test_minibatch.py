@@ -21,7 +21,7 @@ from sklearn.utils._array_api import get_namespace
 from threadpoolctl import threadpool_limits
 
 from sk_softmax import SoftmaxGDClassifier, _sgd
-from sk_softmax._objective import SoftmaxObjective
+from sk_softmax._objective import SoftmaxObjective, objective_value
 from sk_softmax._optimizers import StepSchedule
 from sk_softmax._solvers import drive, minimize
 
@@ -147,6 +147,47 @@ def test_partial_fit_matches_logistic_regression(digits_split, reference_log_los
     assert clf.n_iter_ == 20 * 8
     held_out = log_loss(y_test, clf.predict_proba(X_test))
     assert held_out <= 1.02 * reference_log_loss
+
+
+def _digits_split_30(seed):
+    """Issue 16's protocol: digits, 30% held out (stratified, ``seed``),
+    standardized on the training part."""
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, stratify=y, random_state=seed
+    )
+    scaler = StandardScaler().fit(X_train)
+    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
+
+
+def test_default_minibatch_fit_on_digits_near_the_optimum():
+    """``benchmarks/bench_minibatch_digits.py``'s protocol, batch 32, seeds
+    0-2: 20 default epochs at ``alpha=1e-3`` reach a training objective
+    within 3.5% of the optimum's (measured: 2.2-2.9% over seeds 0-4) and a
+    held-out log-loss within 5% of the optimum's at the median (measured:
+    1.110, 1.028, 1.030; over seeds 0-4
+    the median is 1.043 and the worst 1.339: the flat directions of this
+    problem need more than 20 epochs of SGD at 1 / L_B, see the "Mini-batch
+    on digits" section of ``benchmarks/README.md``)."""
+    alpha, ratios = 1e-3, []
+    for seed in range(3):
+        X_train, X_test, y_train, y_test = _digits_split_30(seed)
+        with threadpool_limits(limits=1):
+            lr = LogisticRegression(
+                C=1.0 / (alpha * X_train.shape[0]), tol=1e-10, max_iter=10000
+            ).fit(X_train, y_train)
+        clf = SoftmaxGDClassifier(
+            alpha=alpha, batch_size=32, max_iter=20, random_state=seed
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X_train, y_train)
+        J = objective_value(clf.coef_, clf.intercept_, X_train, y_train, alpha=alpha)
+        J_opt = objective_value(lr.coef_, lr.intercept_, X_train, y_train, alpha=alpha)
+        assert J <= 1.035 * J_opt
+        optimum = log_loss(y_test, lr.predict_proba(X_test))
+        ratios.append(log_loss(y_test, clf.predict_proba(X_test)) / optimum)
+    assert np.median(ratios) <= 1.05
 
 
 # -------------------------------------------------------- partial_fit contract
