@@ -90,11 +90,11 @@ from sklearn.utils.validation import (
 from . import _fitting
 from ._backend import ArrayBackend, _sum_parts
 
-#: BLAS threads of each task on the workers (and of the threaded scheduler's
-#: tasks): Dask already runs one task per worker thread.
+#: BLAS threads of the work on each part (on a worker, or in a thread of the
+#: threaded scheduler's pool): each thread works on one part at a time.
 BLAS_THREADS = 1
 
-# ------------------------------------------------------------------ tasks
+# ------------------------------------------------ the work on each part
 
 
 @cache
@@ -116,11 +116,11 @@ _blas_state = {"depth": 0, "limiter": None}
 
 @contextmanager
 def limited_blas(threads=BLAS_THREADS):
-    """BLAS limited to ``threads`` threads while any task of this process
-    runs. BLAS's thread count is global to the process: the first task in
-    sets it, the last one out restores it, so that tasks running side by
-    side in threads (the threaded scheduler, a worker with several threads)
-    do not undo each other's limit."""
+    """BLAS limited to ``threads`` threads while any work of this process
+    on a part (or prediction task) runs. BLAS's thread count is global to
+    the process: the first one in sets it, the last one out restores it, so
+    that parts worked on side by side in threads (the threaded scheduler, a
+    worker with several threads) do not undo each other's limit."""
     with _blas_lock:
         if _blas_state["depth"] == 0:
             _blas_state["limiter"] = _controller().limit(limits=threads)
@@ -165,7 +165,7 @@ def _map_sum_part(part, kept, fn, n_classes, args):
 
 def _add(*parts):
     """The sum of per-part results (``_backend._sum_parts``), summed into a
-    copy of the first, so that no task's result is modified."""
+    copy of the first, so that no kept result is modified."""
     total = _copy(parts[0])
     for part in parts[1:]:
         total = _sum_parts(total, part)
@@ -184,7 +184,10 @@ def _raw_part(X, y, sample_weight, dtype):
     if sp.issparse(X):
         X = X.tocsr().astype(dtype, copy=False)
     else:
-        X = np.asarray(X, dtype=dtype)
+        # Aligned: a chunk that travelled inside a task graph (``from_array``
+        # on a numpy X) can arrive at an odd address, where numpy's products
+        # skip BLAS (passes 3-5x slower); such a chunk is copied, once.
+        X = np.require(X, dtype=dtype, requirements="A")
     y = np.asarray(y).reshape(-1)
     if sample_weight is None:
         sample_weight = np.ones(X.shape[0], dtype=dtype)
@@ -506,8 +509,8 @@ class DaskBackend:
 
     def map_sum(self, fn, *args, kept=None):
         """The sum over all rows of ``fn``'s per-block results (as
-        ``ArrayBackend.map_sum``), reduced by a tree of sums on the workers;
-        ``kept`` is the result of ``map``."""
+        ``ArrayBackend.map_sum``), each worker's parts summed there, the
+        workers' sums on the client; ``kept`` is the result of ``map``."""
         return self._run(
             "map_sum", _map_sum_part, fn, self.n_classes, args, extras=kept
         )

@@ -290,6 +290,28 @@ def test_passes_make_no_tasks_and_keep_no_garbage(client):
     assert_allclose(HP, local.hessp(P)(P), rtol=1e-10, atol=1e-14)
 
 
+def test_parts_are_aligned(client):
+    """Chunks of a numpy X travel inside the task graph (``from_array``)
+    and can arrive at odd addresses, where numpy's products skip BLAS; the
+    parts the actors hold are aligned."""
+    from sk_softmax.dask import prepare_dask
+
+    X, y = _data(n=2000, d=50, seed=12)
+    fit = prepare_dask(
+        SoftmaxGDClassifier(), *_chunked(X, y, rows=500), None, None, False
+    )
+
+    def aligned(dask_worker):
+        return [
+            bool(part[0].flags.aligned)
+            for actor in dask_worker.state.actors.values()
+            for part in actor.held.values()
+        ]
+
+    flags = sum(client.run(aligned).values(), [])
+    assert len(flags) >= len(fit.objective.data.parts) and all(flags)
+
+
 def _never_computed(shape, chunks):
     def fail(block):
         raise AssertionError("X was computed")
