@@ -13,8 +13,9 @@ What travels, and where the work is done:
 - On a ``dask.distributed`` cluster the parts are computed on the workers,
   spread evenly over them (each kept on the worker that computed it where
   balance allows), and handed to one *actor* per worker (``_Parts``,
-  created with ``client.submit(..., actor=True)`` on the parts' futures:
-  only the parts moved for balance travel, once). A pass over the data (``DaskBackend.map_sum``) is one
+  made with ``client.submit(..., actor=True)``; one task per part on the
+  actor's worker hands the part over: only the parts moved for balance
+  travel, once). A pass over the data (``DaskBackend.map_sum``) is one
   actor call per worker: the function and the parameters go to each
   worker in one message, the worker runs the in-memory backend
   (``_backend.ArrayBackend``, numpy) on each of its parts in its threads
@@ -292,8 +293,8 @@ class _Parts:
     chose. A call runs on the parts like the threaded scheduler does, in
     the worker's threads."""
 
-    def __init__(self, keys, *parts):
-        self.held = dict(zip(keys, parts, strict=True))
+    def __init__(self):
+        self.held = {}
         threads = sys.modules["distributed"].get_worker().state.nthreads
         self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
 
@@ -311,6 +312,12 @@ class _Parts:
             self.held.update(zip(out, results, strict=True))
             return None
         return _add(*results) if how == "map_sum" else results
+
+
+def _hand_over(part, actor, key):
+    """The task that gives ``part`` to ``actor``, on the actor's worker."""
+    worker = sys.modules["distributed"].get_worker()
+    worker.state.actors[actor.key].held[key] = part
 
 
 class _Ref:
@@ -344,32 +351,44 @@ class _ActorRunner:
     def persist(self, tasks):
         """Computes the parts on the workers, spreads them evenly (each
         kept where it is computed where balance allows) and hands each
-        worker's parts to its actor: refs to them."""
+        worker's parts to its actor: refs to them.
+
+        The parts are handed over by one task each on the actor's worker,
+        whose futures are then dropped: the actors depend on no task, so
+        the scheduler forgets the parts' graph (``X``'s keys) now rather
+        than when the fit ends (a prediction made right after the fit
+        resubmitted those keys while the scheduler still knew them)."""
         futures = self.client.compute(list(tasks))
         sys.modules["distributed"].wait(futures)
         workers = sorted(self.client.scheduler_info()["workers"])
         holders = self.client.who_has(futures)
         targets = _balance([holders[f.key] for f in futures], workers)
-        refs = [None] * len(futures)
-        for worker in workers:
-            mine = [i for i, target in enumerate(targets) if target == worker]
-            if not mine:
-                continue
-            self.addresses.append(worker)
-            self._released.append([])
-            for i in mine:
-                refs[i] = self._ref(len(self.addresses) - 1)
-            self._futures.append(
-                self.client.submit(
-                    _Parts,
-                    [refs[i].key for i in mine],
-                    *[futures[i] for i in mine],
-                    actor=True,
-                    workers=[worker],
-                    key=f"sk_softmax-parts-{uuid.uuid4().hex}",
-                )
+        used = [worker for worker in workers if worker in targets]
+        self.addresses = used
+        self._released = [[] for _ in used]
+        self._futures = [
+            self.client.submit(
+                _Parts,
+                actor=True,
+                workers=[worker],
+                key=f"sk_softmax-parts-{uuid.uuid4().hex}",
             )
+            for worker in used
+        ]
         self.actors = [future.result() for future in self._futures]
+        refs = [self._ref(used.index(target)) for target in targets]
+        handed = [
+            self.client.submit(
+                _hand_over,
+                part,
+                self._futures[ref.actor],
+                ref.key,
+                workers=[self.addresses[ref.actor]],
+                pure=False,
+            )
+            for part, ref in zip(futures, refs, strict=True)
+        ]
+        self.client.gather(handed)
         return refs
 
     def _call(self, how, func, parts, extras, shared, threads):
