@@ -8,7 +8,10 @@ each (``--workers``, ``--threads``):
    (10 classes, float64) in 8 row chunks, against the same pass on numpy
    in this process with 1 and with 2 BLAS threads; and the overhead of a
    pass: the same pass on 8 chunks of 8 rows, where the arithmetic is
-   nothing. Medians of ``--repeats`` passes at a random small ``W``.
+   nothing, with the client's default ``direct_to_workers=None`` (the
+   scheduler relays the calls to the workers' actors) and with a client
+   made with ``direct_to_workers=True`` (the client calls the workers
+   itself). Medians of ``--repeats`` passes at a random small ``W``.
    Goals: pass <= 0.7 x the 1-thread numpy pass, overhead <= 20 ms.
 
 2. **Fit**: ``--rows`` x 100 float32 (20M rows, 8 GB, by default),
@@ -73,7 +76,7 @@ def _dask_pass(X, y, repeats, W, b):
     return wall, (time.process_time() - cpu) / (repeats + 1)
 
 
-def pass_table(args):
+def pass_table(args, client):
     X, y = datasets.dense(split=False)
     rng = np.random.default_rng(0)
     K, d = 10, X.shape[1]
@@ -98,6 +101,13 @@ def pass_table(args):
     tiny = da.from_array(X[:64], chunks=(8, -1)), da.from_array(y[:64], chunks=8)
     name = "dask overhead (8 chunks x 8 rows)"
     rows[name], cpu[name] = _dask_pass(*tiny, args.repeats, W, b)
+    # The same, with the actor calls sent to the workers by the client
+    # itself rather than relayed by the scheduler (a second client, made
+    # current for the pass only).
+    with Client(client.cluster, direct_to_workers=True, set_as_default=False) as direct:
+        with direct.as_current():
+            name = "  same, direct_to_workers=True"
+            rows[name], cpu[name] = _dask_pass(*tiny, args.repeats, W, b)
     one = rows["numpy, 1 BLAS thread(s)"]
     print(f"\nPass over 200k x 200 float64 (10 classes), median of {args.repeats}")
     print(f"{'':38s} {'ms':>8s} {'x numpy 1 thread':>17s} {'client CPU ms':>14s}")
@@ -216,7 +226,7 @@ def main():
     ):
         print(f"LocalCluster: {args.workers} workers x {args.threads} thread(s)")
         if args.only in (None, "pass"):
-            pass_table(args)
+            pass_table(args, client)
         if args.only in (None, "fit"):
             fit_table(args, client)
 

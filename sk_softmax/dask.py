@@ -9,18 +9,31 @@ What travels, and where the work is done:
 - ``X`` is chunked by rows (rechunked to one column chunk; dense or sparse
   chunks, CSR after conversion), ``y`` and ``sample_weight`` are chunked to
   match. Each chunk's rows, label indices and normalized weights are kept
-  together on a worker as one *part* (``dask.persist``); ``X`` never comes
-  to the client.
-- A pass over the data (``DaskBackend.map_sum``) is a fresh graph of one
-  task per part, each running the in-memory backend
-  (``_backend.ArrayBackend``, numpy on the worker) on its part, and a tree
-  of sums over their results. Only parameter-sized arrays travel: the
-  parameters, sent once per pass under a fresh key, and the partial sums.
-  The graph of a pass references the persisted parts' keys only, so it
-  does not grow from one iteration to the next; the solvers run unchanged
-  on the client, on small numpy arrays.
+  together as one *part*; ``X`` never comes to the client.
+- On a ``dask.distributed`` cluster the parts are computed on the workers,
+  spread evenly over them (each kept on the worker that computed it where
+  balance allows), and handed to one *actor* per worker (``_Parts``,
+  made with ``client.submit(..., actor=True)``; one task per part on the
+  actor's worker hands the part over: only the parts moved for balance
+  travel, once). A pass over the data (``DaskBackend.map_sum``) is one
+  actor call per worker: the function and the parameters go to each
+  worker in one message, the worker runs the in-memory backend
+  (``_backend.ArrayBackend``, numpy) on each of its parts in its threads
+  and returns their sum, and the client adds the workers' sums. Only
+  parameter-sized arrays travel, and no task or graph is made: an actor
+  call skips the scheduler's task machinery (with the client's default
+  ``direct_to_workers=None`` the scheduler relays the message; with
+  ``direct_to_workers=True`` the client sends it to the worker itself).
+  The actors live as long as the fit; when the client drops them, the
+  workers drop the parts. The solvers run unchanged on the client, on
+  small numpy arrays.
+- On the threaded (or synchronous) scheduler the parts are computed with
+  ``dask.compute`` and held in this process; a pass runs them in a thread
+  pool, as an actor does on its worker.
 - ``DaskBackend.map`` (Newton-CG's forward pass) keeps its per-part results
-  on the workers; ``map_sum(..., kept=...)`` reuses them there.
+  beside the parts, in the actors; ``map_sum(..., kept=...)`` reuses them
+  there. The client refers to each kept result by a key; when it drops the
+  reference, the actor's next call drops the result.
 - Newton-CG's Hessian sample (``DaskBackend.sample``) is drawn within each
   part: random rows with positive weight, stratified by class, each class's
   weights rescaled to its total weight, as ``ArrayBackend.sample`` does.
@@ -30,10 +43,11 @@ What travels, and where the work is done:
 
 It works on any Dask scheduler: the default threaded one (the "workers" are
 then threads of the client process) or a ``dask.distributed`` cluster,
-used through its ``Client`` as usual. Each task limits BLAS to
-``BLAS_THREADS`` threads (threadpoolctl): Dask runs one task per worker
-thread, and BLAS threads on top oversubscribe the cores (small products ran
-10-85x slower).
+used through its ``Client`` as usual. The work on each part limits BLAS to
+``BLAS_THREADS`` threads (threadpoolctl): each worker thread works on one
+part at a time, and BLAS threads on top oversubscribe the cores (small
+products ran 10-85x slower). An actor dies with its worker: a fit whose
+worker is lost fails (fit again) rather than recomputing the lost parts.
 
 Only full-batch fits are distributed. Mini-batch training (``batch_size``,
 a step schedule, ``partial_fit``) and ``early_stopping`` raise a
@@ -47,12 +61,14 @@ Predictions (``predict``, ``predict_proba``, ``predict_log_proba``,
 chunk.
 """
 
+import itertools
 import math
 import os
 import sys
 import threading
 import uuid
 import warnings
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cache
@@ -75,14 +91,11 @@ from sklearn.utils.validation import (
 from . import _fitting
 from ._backend import ArrayBackend, _sum_parts
 
-#: BLAS threads of each task on the workers (and of the threaded scheduler's
-#: tasks): Dask already runs one task per worker thread.
+#: BLAS threads of the work on each part (on a worker, or in a thread of the
+#: threaded scheduler's pool): each thread works on one part at a time.
 BLAS_THREADS = 1
 
-#: How many partial results each task of a pass's sum tree adds.
-SPLIT_EVERY = 4
-
-# ------------------------------------------------------------------ tasks
+# ------------------------------------------------ the work on each part
 
 
 @cache
@@ -104,11 +117,11 @@ _blas_state = {"depth": 0, "limiter": None}
 
 @contextmanager
 def limited_blas(threads=BLAS_THREADS):
-    """BLAS limited to ``threads`` threads while any task of this process
-    runs. BLAS's thread count is global to the process: the first task in
-    sets it, the last one out restores it, so that tasks running side by
-    side in threads (the threaded scheduler, a worker with several threads)
-    do not undo each other's limit."""
+    """BLAS limited to ``threads`` threads while any work of this process
+    on a part (or prediction task) runs. BLAS's thread count is global to
+    the process: the first one in sets it, the last one out restores it, so
+    that parts worked on side by side in threads (the threaded scheduler, a
+    worker with several threads) do not undo each other's limit."""
     with _blas_lock:
         if _blas_state["depth"] == 0:
             _blas_state["limiter"] = _controller().limit(limits=threads)
@@ -123,26 +136,18 @@ def limited_blas(threads=BLAS_THREADS):
                 _blas_state["limiter"] = None
 
 
-class _Box:
-    """Arguments carried as one opaque value in a task graph (a graph
-    would read a tuple as a task or a list of keys)."""
-
-    __slots__ = ("value", "token")
-
-    def __init__(self, value):
-        self.value, self.token = value, uuid.uuid4().hex
-
-    def __dask_tokenize__(self):
-        # A fresh token: the graph's name is never made by hashing the
-        # parameters (an md5 of K x d numbers on every pass).
-        return self.token
-
-
 def _call(func, part, extra, shared, threads):
-    """The task of one part: ``func(part, extra, *shared)``, BLAS limited."""
-    extra = extra.value if isinstance(extra, _Box) else extra
+    """The work of one part: ``func(part, extra, *shared)``, BLAS limited."""
     with limited_blas(threads):
-        return func(part, extra, *shared.value)
+        return func(part, extra, *shared)
+
+
+def _results(func, parts, extras, shared, threads, pool=None):
+    """``_call`` on each part, in ``pool``'s threads, or in turn without."""
+    calls = list(zip(parts, extras, strict=True))
+    if pool is None or len(calls) == 1:
+        return [_call(func, part, extra, shared, threads) for part, extra in calls]
+    return list(pool.map(lambda call: _call(func, *call, shared, threads), calls))
 
 
 def _local(part, n_classes):
@@ -161,7 +166,7 @@ def _map_sum_part(part, kept, fn, n_classes, args):
 
 def _add(*parts):
     """The sum of per-part results (``_backend._sum_parts``), summed into a
-    copy of the first, so that no task's result is modified."""
+    copy of the first, so that no kept result is modified."""
     total = _copy(parts[0])
     for part in parts[1:]:
         total = _sum_parts(total, part)
@@ -180,7 +185,10 @@ def _raw_part(X, y, sample_weight, dtype):
     if sp.issparse(X):
         X = X.tocsr().astype(dtype, copy=False)
     else:
-        X = np.asarray(X, dtype=dtype)
+        # Aligned: a chunk that travelled inside a task graph (``from_array``
+        # on a numpy X) can arrive at an odd address, where numpy's products
+        # skip BLAS (passes 3-5x slower); such a chunk is copied, once.
+        X = np.require(X, dtype=dtype, requirements="A")
     y = np.asarray(y).reshape(-1)
     if sample_weight is None:
         sample_weight = np.ones(X.shape[0], dtype=dtype)
@@ -248,45 +256,30 @@ def _n_rows(part, extra):
     return part[1].shape[0]
 
 
-def _fresh(name):
-    return f"sk_softmax-{name}-{uuid.uuid4().hex}"
-
-
 # ------------------------------------------------------------- runners
 
 
 class _LocalRunner:
     """Parts held in this process (Dask's threaded or synchronous
-    scheduler): each pass runs the parts' tasks in a thread pool (one
-    thread per core; in turn when the scheduler is the synchronous one)."""
+    scheduler): each pass runs the parts in a thread pool (one thread per
+    core; in turn when the scheduler is the synchronous one)."""
 
     def __init__(self, synchronous):
-        self.synchronous = synchronous
+        self.pool = None if synchronous else _pool()
 
     def persist(self, tasks):
         return list(dask.compute(*tasks))
 
-    def _results(self, func, parts, extras, shared, threads):
-        calls = [
-            (func, part, _Box(extra), _Box(shared), threads)
-            for part, extra in zip(parts, extras, strict=True)
-        ]
-        if self.synchronous or len(calls) == 1:
-            return [_call(*call) for call in calls]
-        return list(_pool().map(lambda call: _call(*call), calls))
-
     def map(self, func, parts, extras, shared, threads):
-        return self._results(func, parts, extras, shared, threads)
+        return _results(func, parts, extras, shared, threads, self.pool)
 
-    def place(self, func, parts, extras, shared, threads):
-        """``map``, and where each result is (here: nowhere in particular)."""
-        return self.map(func, parts, extras, shared, threads), [None] * len(parts)
-
-    def gather(self, func, parts, extras, shared, threads):
-        return self._results(func, parts, extras, shared, threads)
+    gather = map
 
     def map_sum(self, func, parts, extras, shared, threads):
-        return _add(*self._results(func, parts, extras, shared, threads))
+        return _add(*_results(func, parts, extras, shared, threads, self.pool))
+
+    def where(self, parts):
+        return [None] * len(parts)
 
 
 @cache
@@ -294,74 +287,154 @@ def _pool():
     return ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
 
 
-class _DistributedRunner:
-    """Parts held on the workers of a ``dask.distributed`` cluster, as
-    futures. Each pass is one fresh graph, sent in one message: the shared
-    arguments under a fresh key, one task per part on the part's future,
-    and a tree of sums (``SPLIT_EVERY`` results a task)."""
+class _Parts:
+    """The actor of one worker (``_ActorRunner``): the parts it holds, and
+    the results of ``map`` kept beside them, each under a key the client
+    chose. A call runs on the parts like the threaded scheduler does, in
+    the worker's threads."""
+
+    def __init__(self):
+        self.held = {}
+        threads = sys.modules["distributed"].get_worker().state.nthreads
+        self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
+
+    def run(self, how, func, keys, extras, kept, shared, threads, out, release):
+        """``how`` (``map``, ``gather`` or ``map_sum``) over the parts
+        ``keys``; ``map`` keeps its results under the keys ``out``. First
+        drops what the client no longer refers to (``release``)."""
+        for key in release:
+            self.held.pop(key, None)
+        if kept:  # the extras are the keys of results kept here
+            extras = [self.held[key] for key in extras]
+        parts = [self.held[key] for key in keys]
+        results = _results(func, parts, extras, shared, threads, self.pool)
+        if how == "map":
+            self.held.update(zip(out, results, strict=True))
+            return None
+        return _add(*results) if how == "map_sum" else results
+
+
+def _hand_over(part, actor, key):
+    """The task that gives ``part`` to ``actor``, on the actor's worker."""
+    worker = sys.modules["distributed"].get_worker()
+    worker.state.actors[actor.key].held[key] = part
+
+
+class _Ref:
+    """A part (or a result of ``map``) held by actor ``actor`` under
+    ``key``. When the client drops it, the key goes to the actor's release
+    list, which its next call carries (no message from a finalizer)."""
+
+    __slots__ = ("actor", "key", "__weakref__")
+
+    def __init__(self, actor, key, released):
+        self.actor, self.key = actor, key
+        weakref.finalize(self, released.append, key)
+
+
+class _ActorRunner:
+    """Parts held on the workers of a ``dask.distributed`` cluster by one
+    actor per worker (``_Parts``). A pass is one actor call per worker,
+    sent from the client to the worker with the function and the
+    parameter-sized arguments: no task, no graph, no scheduling. Each
+    actor returns its parts' sum; the client adds the workers' sums."""
 
     def __init__(self, client):
         self.client = client
+        self.actors, self.addresses, self._released = [], [], []
+        self._futures = []  # the actors live while the client holds these
+        self._keys = itertools.count()
+
+    def _ref(self, actor):
+        return _Ref(actor, next(self._keys), self._released[actor])
 
     def persist(self, tasks):
-        return list(self.client.compute(list(tasks)))
+        """Computes the parts on the workers, spreads them evenly (each
+        kept where it is computed where balance allows) and hands each
+        worker's parts to its actor: refs to them.
 
-    def _graph(self, func, parts, extras, shared, threads):
-        shared_key = _fresh("args")
-        graph = {shared_key: _Box(shared)}
-        keys = []
-        for part, extra in zip(parts, extras, strict=True):
-            key = _fresh(func.__name__.strip("_"))
-            if not _is_future(extra):  # a kept result stays a reference
-                extra = _Box(extra)
-            graph[key] = (_call, func, part, extra, shared_key, threads)
-            keys.append(key)
-        return graph, keys
+        The parts are handed over by one task each on the actor's worker,
+        whose futures are then dropped: the actors depend on no task, so
+        the scheduler forgets the parts' graph (``X``'s keys) now rather
+        than when the fit ends (a prediction made right after the fit
+        resubmitted those keys while the scheduler still knew them)."""
+        futures = self.client.compute(list(tasks))
+        sys.modules["distributed"].wait(futures)
+        workers = sorted(self.client.scheduler_info()["workers"])
+        holders = self.client.who_has(futures)
+        targets = _balance([holders[f.key] for f in futures], workers)
+        used = [worker for worker in workers if worker in targets]
+        self.addresses = used
+        self._released = [[] for _ in used]
+        self._futures = [
+            self.client.submit(
+                _Parts,
+                actor=True,
+                workers=[worker],
+                key=f"sk_softmax-parts-{uuid.uuid4().hex}",
+            )
+            for worker in used
+        ]
+        self.actors = [future.result() for future in self._futures]
+        refs = [self._ref(used.index(target)) for target in targets]
+        handed = [
+            self.client.submit(
+                _hand_over,
+                part,
+                self._futures[ref.actor],
+                ref.key,
+                workers=[self.addresses[ref.actor]],
+                pure=False,
+            )
+            for part, ref in zip(futures, refs, strict=True)
+        ]
+        self.client.gather(handed)
+        return refs
+
+    def _call(self, how, func, parts, extras, shared, threads):
+        by_actor = {}
+        for i, part in enumerate(parts):
+            by_actor.setdefault(part.actor, []).append(i)
+        kept = isinstance(extras[0], _Ref) if extras else False
+        out = [self._ref(part.actor) for part in parts] if how == "map" else None
+        calls = {}
+        for actor, rows in by_actor.items():
+            released = self._released[actor]
+            release = [released.pop() for _ in range(len(released))]
+            calls[actor] = self.actors[actor].run(
+                how,
+                func,
+                [parts[i].key for i in rows],
+                [extras[i].key if kept else extras[i] for i in rows],
+                kept,
+                shared,
+                threads,
+                None if out is None else [out[i].key for i in rows],
+                release,
+            )
+        results = {actor: call.result() for actor, call in calls.items()}
+        if how == "map":
+            return out
+        if how == "map_sum":
+            return _add(*results.values())
+        gathered = [None] * len(parts)
+        for actor, rows in by_actor.items():
+            for i, result in zip(rows, results[actor], strict=True):
+                gathered[i] = result
+        return gathered
 
     def map(self, func, parts, extras, shared, threads):
-        graph, keys = self._graph(func, parts, extras, shared, threads)
-        return list(self.client.get(graph, keys, sync=False))
+        """``func`` on every part, the results kept by the parts' actors."""
+        return self._call("map", func, parts, extras, shared, threads)
 
     def gather(self, func, parts, extras, shared, threads):
-        graph, keys = self._graph(func, parts, extras, shared, threads)
-        return list(self.client.get(graph, keys))
-
-    def place(self, func, parts, extras, shared, threads):
-        """``map``, its results spread evenly over the workers: each part's
-        task runs where the part is while that worker has fewer than its
-        share, elsewhere otherwise (a loose restriction: another worker
-        takes over if that one is lost). Each later pass runs where the
-        parts are; with as many parts per worker, no worker idles while
-        another works, which is when the scheduler would move a part."""
-        sys.modules["distributed"].wait(parts)
-        workers = sorted(self.client.scheduler_info()["workers"])
-        holders = self.client.who_has(parts)
-        targets = _balance([holders[p.key] for p in parts], workers)
-        placed = [
-            self.client.submit(
-                _call,
-                func,
-                part,
-                _Box(extra),
-                _Box(shared),
-                threads,
-                key=_fresh(func.__name__.strip("_")),
-                workers=[target],
-                allow_other_workers=True,
-            )
-            for part, extra, target in zip(parts, extras, targets, strict=True)
-        ]
-        return placed, targets
+        return self._call("gather", func, parts, extras, shared, threads)
 
     def map_sum(self, func, parts, extras, shared, threads):
-        graph, keys = self._graph(func, parts, extras, shared, threads)
-        while len(keys) > 1:
-            level = []
-            for i in range(0, len(keys), SPLIT_EVERY):
-                level.append(_fresh("sum"))
-                graph[level[-1]] = (_add, *keys[i : i + SPLIT_EVERY])
-            keys = level
-        return self.client.get(graph, keys[0])
+        return self._call("map_sum", func, parts, extras, shared, threads)
+
+    def where(self, parts):
+        return [self.addresses[part.actor] for part in parts]
 
 
 def _balance(holders, workers):
@@ -382,17 +455,14 @@ def _balance(holders, workers):
     return targets
 
 
-def _is_future(obj):
-    return type(obj).__name__ == "Future" and hasattr(obj, "key")
-
-
 def _runner():
-    """The runner of Dask's current scheduler: a ``distributed`` client's,
-    or the local one (threads, or in turn for the synchronous scheduler)."""
+    """The runner of Dask's current scheduler: actors on a ``distributed``
+    client's workers, or the local one (threads, or in turn for the
+    synchronous scheduler)."""
     scheduler = dask.base.get_scheduler()
     client = getattr(scheduler, "__self__", None)
     if client is not None and hasattr(client, "submit"):
-        return _DistributedRunner(client)
+        return _ActorRunner(client)
     return _LocalRunner(synchronous=scheduler is dask.local.get_sync)
 
 
@@ -407,8 +477,9 @@ class DaskBackend:
     ----------
     runner : the scheduler's runner (``_runner()``)
     parts : list
-        The persisted parts (futures on a cluster, tuples in this process
-        for the threaded scheduler), each ``(X, y, w)`` of one chunk of rows:
+        The persisted parts (on a cluster, references to them in their
+        workers' actors; tuples in this process for the threaded
+        scheduler), each ``(X, y, w)`` of one chunk of rows:
         ``X`` numpy or scipy sparse CSR, ``y`` the label indices, ``w`` the
         normalized weights.
     n_rows, n_features, n_classes : int
@@ -419,18 +490,18 @@ class DaskBackend:
     #: The weights live on the workers; the client has no array of them.
     w = None
 
-    def __init__(
-        self, runner, parts, *, n_rows, n_features, n_classes, dtype, sparse, where=None
-    ):
+    def __init__(self, runner, parts, *, n_rows, n_features, n_classes, dtype, sparse):
         self.runner, self.parts = runner, list(parts)
-        # The worker of each part, if known: a pass sums each worker's
-        # parts together first, where they are, and moves only their sums.
-        self.where = [None] * len(self.parts) if where is None else list(where)
         self.n_rows, self.n_features = n_rows, n_features
         self.n_classes, self.dtype, self.sparse = n_classes, np.dtype(dtype), sparse
         self.xp = _xp()
         self.blas_threads = BLAS_THREADS
         self._totals = self._part_rows = None
+
+    @property
+    def where(self):
+        """The worker of each part (None in this process)."""
+        return self.runner.where(self.parts)
 
     def _with(self, parts, n_rows):
         return DaskBackend(
@@ -441,17 +512,12 @@ class DaskBackend:
             n_classes=self.n_classes,
             dtype=self.dtype,
             sparse=self.sparse,
-            where=self.where,  # the results of ``map`` stay with their parts
         )
 
     def _run(self, how, func, *shared, extras=None):
         extras = [None] * len(self.parts) if extras is None else extras
-        parts = self.parts
-        if how == "map_sum":  # each worker's parts side by side in the tree
-            order = sorted(range(len(parts)), key=lambda i: str(self.where[i]))
-            parts, extras = [parts[i] for i in order], [extras[i] for i in order]
         run = getattr(self.runner, how)
-        return run(func, parts, extras, shared, self.blas_threads)
+        return run(func, self.parts, extras, shared, self.blas_threads)
 
     # -- passes over the rows
 
@@ -462,8 +528,8 @@ class DaskBackend:
 
     def map_sum(self, fn, *args, kept=None):
         """The sum over all rows of ``fn``'s per-block results (as
-        ``ArrayBackend.map_sum``), reduced by a tree of sums on the workers;
-        ``kept`` is the result of ``map``."""
+        ``ArrayBackend.map_sum``), each worker's parts summed there, the
+        workers' sums on the client; ``kept`` is the result of ``map``."""
         return self._run(
             "map_sum", _map_sum_part, fn, self.n_classes, args, extras=kept
         )
@@ -687,8 +753,7 @@ def prepare_dask(estimator, X, y, sample_weight, classes, incremental):
     runner = _runner()
     raw, dtype = _raw_parts(runner, X, y, sample_weight)
     classes, row_scale = _labels_and_weights(estimator, runner, raw, continuing)
-    extras = [None] * len(raw)
-    parts, where = runner.place(_encode, raw, extras, (classes, row_scale), 1)
+    parts = runner.map(_encode, raw, [None] * len(raw), (classes, row_scale), 1)
     del raw  # the encoded parts share X's chunks
     data = DaskBackend(
         runner,
@@ -698,7 +763,6 @@ def prepare_dask(estimator, X, y, sample_weight, classes, incremental):
         n_classes=classes.shape[0],
         dtype=dtype,
         sparse=sp.issparse(X._meta),
-        where=where,
     )
     return _fitting.fit_namespace(
         estimator,
