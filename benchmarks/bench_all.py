@@ -144,6 +144,7 @@ METHODS = {
         make=lambda a, n, k: LogisticRegression(C=1 / (a * n), tol=1e-10, max_iter=k),
         traced=True,
         objective=True,
+        raise_stop=True,  # it ignores the callback's return value
     ),
     "LogisticRegression(saga)": dict(
         make=lambda a, n, k: LogisticRegression(
@@ -245,7 +246,9 @@ def run_traced(problem, method, repeats):
 
     runs = []
     for _ in range(repeats):
-        trace = measure.FitTrace(p.evaluate, done)
+        trace = measure.FitTrace(
+            p.evaluate, done, raise_stop=method.get("raise_stop", False)
+        )
         quiet_fit(method["make"](p.alpha, p.n, 10_000).set_callbacks(trace), p.X, p.y)
         runs.append(trace.records)
     if "epoch" in method:
@@ -280,15 +283,9 @@ def run_searched(problem, method, repeats, budget):
         return cache[k]
 
     def smallest(reached):
-        lo, k = 0, 1
-        while not reached(*run(k)[1:]):
-            if run(k)[0] > budget or 2 * k > MAX_EPOCHS:
-                return None
-            lo, k = k, 2 * k
-        while k - lo > 1:
-            mid = (lo + k) // 2
-            lo, k = (lo, mid) if reached(*run(mid)[1:]) else (mid, k)
-        return k
+        return measure.smallest_max_iter(run, reached, limit=budget, max_k=MAX_EPOCHS)[
+            0
+        ]
 
     results = []
     for reached in targets(p, method["objective"]):

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from sk_softmax._objective import objective_value
+from sk_softmax._objective import SoftmaxObjective, objective_value
 from sk_softmax._objective import softmax_parameters as _softmax_parameters
 
 
@@ -18,6 +18,31 @@ def objective(W, b, X, y_index, alpha):
     """``J = mean cross-entropy + alpha / 2 * ||W||_F^2`` at the softmax
     ``(W, b)``: the package's objective, evaluated alike for every method."""
     return objective_value(W, b, X, y_index, alpha=alpha)
+
+
+class Objective:
+    """``objective`` on one data set, for many evaluations: ``J(W, b)``.
+
+    ``objective_value`` builds the ``SoftmaxObjective`` and copies ``X`` (its
+    ``astype``) on every call, which on 1.6M x 200 rows costs as much as the
+    pass itself; this builds it once (float64 ``X`` is not copied) and then
+    evaluates ``J`` as ``objective_value`` does (``bench_grid`` checks that
+    the two agree at its reference fit).
+    """
+
+    def __init__(self, X, y_index, alpha):
+        self.objective = SoftmaxObjective.from_arrays(
+            X.astype(np.float64, copy=False),
+            y_index,
+            alpha=alpha,
+            l1_ratio=0.0,
+            fit_intercept=True,
+        )
+
+    def __call__(self, W, b):
+        W, b = _softmax_parameters(np.asarray(W, float), np.asarray(b, float))
+        P = self.objective.join(W, b)
+        return self.objective.smooth_value(P) + self.objective.nonsmooth_value(P)
 
 
 def softmax_parameters(estimator):
@@ -36,11 +61,21 @@ class FitTrace:
     After each iteration (epoch) it calls ``evaluate(fitted_estimator)``, a
     tuple of numbers, and appends ``(seconds, *values)`` to ``records``, the
     seconds being the fit time so far without the evaluations; a true
-    ``stop(*values)`` stops the fit.
+    ``stop(*values)`` stops the fit, and so does a fit time past ``budget``
+    seconds (None: no limit).
+
+    The stop is the hook's return value, which ``SoftmaxGDClassifier``
+    honours. ``LogisticRegression(lbfgs)`` (scikit-learn 1.9) ignores it and
+    runs on to its own ``tol`` or ``max_iter``; with ``raise_stop=True`` the
+    hook raises ``StopIteration`` instead, which scipy's L-BFGS-B (scipy >=
+    1.11) catches as its callback's request to stop: the fit ends there, with
+    a ConvergenceWarning (status 99). Only for estimators whose callbacks run
+    inside a scipy callback.
     """
 
-    def __init__(self, evaluate, stop):
+    def __init__(self, evaluate, stop, *, budget=None, raise_stop=False):
         self.evaluate, self.stop = evaluate, stop
+        self.budget, self.raise_stop = budget, raise_stop
 
     def setup(self, estimator, context):
         self.start, self.paused, self.records = time.perf_counter(), 0.0, []
@@ -59,7 +94,37 @@ class FitTrace:
         values = self.evaluate(fitted_estimator)
         self.paused += time.perf_counter() - now
         self.records.append((seconds, *values))
-        return self.stop(*values)
+        stop = bool(self.stop(*values)) or (
+            self.budget is not None and seconds > self.budget
+        )
+        if stop and self.raise_stop:
+            raise StopIteration
+        return stop
+
+
+def smallest_max_iter(run, reached, *, limit, max_k):
+    """The smallest ``max_iter`` at which a fit reaches a target, for the
+    estimators without callbacks, whose ``max_iter=k`` fits (``tol``
+    disabled, a fixed seed) stop at the ``k``-th iterate of one path.
+
+    ``run(k)`` fits with ``max_iter=k`` and returns ``(seconds, *values)``
+    (memoise it: the search asks for a ``k`` more than once);
+    ``reached(*values)`` says whether that fit met the target. ``k`` doubles
+    from 1 until the target is met, then is bisected down to the smallest
+    ``k`` that meets it. Returns ``(k, None)``, or ``(None, seconds)`` when
+    the search gives up: a fit short of the target took more than ``limit``
+    seconds, or ``k`` would pass ``max_k``; ``seconds`` is then that last
+    fit's time, a lower bound on the time to the target.
+    """
+    lo, k = 0, 1
+    while not reached(*run(k)[1:]):
+        if run(k)[0] > limit or 2 * k > max_k:
+            return None, run(k)[0]
+        lo, k = k, 2 * k
+    while k - lo > 1:
+        mid = (lo + k) // 2
+        lo, k = (lo, mid) if reached(*run(mid)[1:]) else (mid, k)
+    return k, None
 
 
 def nbytes(X):
