@@ -387,7 +387,7 @@ def objective_value(coef, intercept, X, y, *, alpha, l1_ratio=0.0):
     ``LogisticRegression``, ...) on one objective."""
     coef, intercept = np.asarray(coef, float), np.asarray(intercept, float)
     W, b = softmax_parameters(coef, intercept)
-    X = X.astype(np.float64)
+    X = X.astype(np.float64, copy=False)
     objective = SoftmaxObjective.from_arrays(
         X, y, n_classes=W.shape[0], alpha=alpha, l1_ratio=l1_ratio, fit_intercept=True
     )
