@@ -98,6 +98,18 @@ def test_same_iterates_as_numpy(client):
     assert isinstance(model.coef_, np.ndarray)
 
 
+def test_binary_same_iterates_as_numpy(client):
+    """Two classes: the workers run the one-vector (logistic) loss, and the
+    model is the numpy fit's, with a one-row ``coef_``."""
+    X, y = _data(n=1500, n_classes=2, seed=3)
+    expected = _fit(_short(alpha=1e-3), X, y)
+    model = _fit(_short(alpha=1e-3), *_chunked(X, y))
+    assert model.coef_.shape == (1, X.shape[1])
+    assert model.n_iter_ == expected.n_iter_
+    assert_allclose(model.loss_curve_, expected.loss_curve_, rtol=1e-12)
+    assert_allclose(model.predict_proba(X), expected.predict_proba(X), atol=1e-8)
+
+
 def test_sparse_chunks(client):
     X, y = _data(n=1200, seed=1)
     X, Xd = _sparse_chunks(X, rows=300)
