@@ -225,6 +225,17 @@ def cross_entropy_hessp(xp, X, y, w, S_t, V, c):
     return R_t @ X, (None if c is None else xp.sum(R_t, axis=1))
 
 
+def logistic_hessian(xp, X, y, w, S_t):
+    """This block's share of the whole Hessian of two classes on one row,
+    at the point whose probabilities are ``S_t`` (1, n): ``(X^T diag(q) X,
+    X^T q, sum_i q_i)`` with ``q_i = w_i s_i (1 - s_i)``, the blocks of
+    ``[X, 1]^T diag(q) [X, 1]`` (one matrix product for dense ``X``)."""
+    q = w * (S_t[0, :] * (1.0 - S_t[0, :]))
+    if sp.issparse(X):
+        return (X.T @ X.multiply(q[:, None])).toarray(), X.T @ q, xp.sum(q)
+    return X.T @ (q[:, None] * X), q @ X, xp.sum(q)
+
+
 def curvature(xp, X, y, w, S_t):
     """This block's share of the class mean of the Hessian's diagonal, per
     feature and for the intercepts: ``(sum_i w_i c_i x_ij^2, sum_i w_i

@@ -900,3 +900,25 @@ def test_logistic_gradient_keeps_well_classified_samples_in_float32():
     g_far = only_far.smooth_value_and_gradient(np.ones((1, 1), dtype=np.float32))[1]
     assert_allclose(g_far, [[-30.0 * expit(-30.0)]], rtol=1e-5)
     assert_allclose(grads[0], grads[1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("fmt", [None, "csr"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_logistic_hessian_is_the_matrix_of_hessp(fmt, fit_intercept):
+    """``LogisticObjective.hessian``, built whole, is the matrix whose
+    columns are the Hessian products with the unit vectors (the L2 part on
+    the coefficients only), and the shared forward pass changes nothing."""
+    X, W, b, y, w = make_data(23, n=600, d=5, K=2)
+    if fmt is not None:
+        X[np.abs(X) < 0.8] = 0.0
+        X = sp.csr_array(X)
+    obj = LogisticObjective.from_arrays(
+        X, y, w, n_classes=2, alpha=0.3, l1_ratio=0.0, fit_intercept=fit_intercept
+    )
+    if fmt is None:
+        several_blocks(obj)
+    P = np.random.default_rng(3).standard_normal((1, 5 + fit_intercept))
+    H = obj.hessian(P)
+    assert H.shape == (P.size, P.size)
+    assert_allclose(H, hessian_matrix(obj, P), rtol=1e-12, atol=1e-15)
+    assert_array_equal(obj.hessian(P, obj.probabilities_t(P)), H)

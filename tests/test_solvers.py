@@ -10,12 +10,12 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _problems import objective, solver_problem
+from _problems import make_data, objective, solver_problem
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import minimize as scipy_minimize
 
 import sk_softmax._solvers as solvers
-from sk_softmax._objective import SoftmaxObjective
+from sk_softmax._objective import LogisticObjective, SoftmaxObjective
 from sk_softmax._solvers import (
     EXPLODING,
     HESSIAN_MIN_ROWS,
@@ -820,3 +820,55 @@ def test_newton_cg_solves_the_first_step_tighter(monkeypatch):
     later = [min(0.5, np.sqrt(norm / norms[0])) for norm in norms[1:]]
     assert_allclose(relative[1:], later, rtol=1e-12)
     assert max(later) == 0.5 and min(later) < 0.1  # both regimes were seen
+
+
+# ---------------------------------------------------------------------------
+# Two classes on one row: the direct Newton step
+# ---------------------------------------------------------------------------
+
+
+def binary_problem(alpha=1e-2, zero_column=False):
+    X, _, _, y, w = make_data(31, n=500, d=6, K=2)
+    if zero_column:
+        X[:, 0] = 0.0
+    return LogisticObjective.from_arrays(
+        X, y, w, n_classes=2, alpha=alpha, l1_ratio=0.0, fit_intercept=True
+    )
+
+
+def conjugate_gradient_calls(monkeypatch):
+    calls = []
+    cg = solvers._conjugate_gradient
+
+    def spy(*args):
+        calls.append(1)
+        return cg(*args)
+
+    monkeypatch.setattr(solvers, "_conjugate_gradient", spy)
+    return calls
+
+
+def test_newton_cg_steps_directly_on_small_binary_problems(monkeypatch):
+    """Two classes, all rows in the Hessian, few features: the exact Newton
+    step (no conjugate gradients), to the optimum the conjugate-gradient
+    steps reach, in no more iterations."""
+    obj = binary_problem()
+    calls = conjugate_gradient_calls(monkeypatch)
+    direct = run("newton-cg", obj, obj.zeros(), tol=1e-12)
+    assert direct.status == "converged" and not calls
+    monkeypatch.setattr(solvers, "DIRECT_MAX_FEATURES", 3)  # 7 columns: too many
+    iterative = run("newton-cg", obj, obj.zeros(), tol=1e-12)
+    assert iterative.status == "converged" and calls
+    assert direct.n_iter <= iterative.n_iter
+    assert_allclose(direct.P, iterative.P, rtol=1e-9, atol=1e-11)
+
+
+def test_newton_cg_direct_step_falls_back_on_a_singular_hessian(monkeypatch):
+    """No penalty and a feature that is zero on every row: the Hessian is
+    singular, and the step falls back to conjugate gradients."""
+    obj = binary_problem(alpha=0.0, zero_column=True)
+    calls = conjugate_gradient_calls(monkeypatch)
+    result = run("newton-cg", obj, obj.zeros(), tol=1e-8, max_iter=200)
+    assert calls
+    assert result.status == "converged"
+    assert result.P[0, 0] == 0.0
