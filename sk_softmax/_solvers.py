@@ -448,9 +448,10 @@ def newton_cg(objective, P, f, g, threshold, *, seed, max_cg=200):
     the full gradient; ``H`` is the Hessian of the objective on a random
     sample of the rows, stratified by class (``hessian_sample``: a tenth of
     them, at least 2000 and 20 per class, drawn with ``seed``, weights
-    rescaled so that each class weighs what it weighs in the data), so that a conjugate-gradient step, one Hessian-vector product
-    by hand (``objective.hessp``), costs about a tenth of a pass over the
-    data on a large data set (Byrd, Chin, Neveitt and Nocedal, 2011). The
+    rescaled so that each class weighs what it weighs in the data), so
+    that a conjugate-gradient step, one Hessian-vector product by hand
+    (``objective.hessp``), costs about a tenth of a pass over the data on a
+    large data set (Byrd, Chin, Neveitt and Nocedal, 2011). The
     conjugate gradients are preconditioned by the per-feature curvature of
     the same rows (``objective.feature_curvature``): on sparse data with
     rare features they need far fewer products, and on standardized dense
@@ -470,9 +471,8 @@ def newton_cg(objective, P, f, g, threshold, *, seed, max_cg=200):
     xp = objective.xp
     fraction = HESSIAN_FRACTION
     curvature = hessian_sample(objective, fraction, seed)
-    # Two classes, all the rows in the sample, few features: the exact step.
-    direct = curvature is objective and objective.n_outputs == 1
-    direct = direct and P.shape[1] <= DIRECT_MAX_FEATURES
+    # Two classes and few features: the exact step once the sample is all rows.
+    small = objective.n_outputs == 1 and P.shape[1] <= DIRECT_MAX_FEATURES
     g_norm0 = math.sqrt(_dot(g, g, xp))
     opt = objective.optimality(P, g)
     first = True
@@ -481,6 +481,7 @@ def newton_cg(objective, P, f, g, threshold, *, seed, max_cg=200):
         eta = 0.1 if first else min(0.5, math.sqrt(g_norm / g_norm0))
         first = False
         forward = curvature.probabilities_t(P)  # one forward pass for both
+        direct = small and curvature is objective
         d = _direct_step(curvature, P, g, forward) if direct else None
         if d is None:
             d = _conjugate_gradient(
