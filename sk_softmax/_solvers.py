@@ -390,7 +390,7 @@ def _backtracking_line_search(objective, P, f, g, d, gd, *, c1=1e-4, max_trials=
 #: than ``HESSIAN_ROWS_PER_CLASS`` times the number of classes.
 HESSIAN_FRACTION = 0.1
 HESSIAN_MIN_ROWS = 2000
-HESSIAN_ROWS_PER_CLASS = 20
+HESSIAN_ROWS_PER_CLASS = 40
 
 
 def hessian_sample(objective, fraction, seed, min_rows=0):
@@ -399,12 +399,14 @@ def hessian_sample(objective, fraction, seed, min_rows=0):
     ``HESSIAN_ROWS_PER_CLASS`` per class on average (the sample is
     stratified: each class gets its share of them).
 
-    Each class's rows carry that class's share of the curvature (its rows
-    and columns of ``diag(s) - s s^T``): a tenth of 50 000 rows is 5 rows
-    per class for 1000 classes, too few to represent them, and Newton's
-    steps then overshoot (a 50k x 100, 1000-class fit took 16 iterations,
-    7 of them shortened by the line search; with 20 rows per class, 10, one
-    shortened).
+    Each class's rows carry most of that class's share of the curvature
+    (its rows and columns of ``diag(s) - s s^T``): a tenth of 50 000 rows
+    is 5 rows per class for 1000 classes, too few to represent them, and
+    Newton's steps then overshoot. Iterations to a 1e-6 gap on 50k x 100
+    (``benchmarks/bench_grid.py``'s data), by rows per class: 1000 classes,
+    10 at 5 (a tenth), 7 at 20, 5 at 40; 300 classes, 10 at 20, 6 at 40,
+    5 at 60. At 40 the time to the gap was 0.65-0.97 of 20's for 300
+    classes and level for 1000 (whose sample is then 80% of the rows).
     """
     per_class = HESSIAN_ROWS_PER_CLASS * objective.n_classes
     return objective.on_sample(
@@ -447,7 +449,7 @@ def newton_cg(objective, P, f, g, threshold, *, seed, max_cg=200):
     accurate saves whole iterations (see ``benchmarks/HISTORY.md``). ``g`` is
     the full gradient; ``H`` is the Hessian of the objective on a random
     sample of the rows, stratified by class (``hessian_sample``: a tenth of
-    them, at least 2000 and 20 per class, drawn with ``seed``, weights
+    them, at least 2000 and 40 per class, drawn with ``seed``, weights
     rescaled so that each class weighs what it weighs in the data), so
     that a conjugate-gradient step, one Hessian-vector product by hand
     (``objective.hessp``), costs about a tenth of a pass over the data on a

@@ -602,15 +602,15 @@ def test_gradient_descent_with_too_long_a_step_diverges():
 
 @pytest.mark.parametrize(
     "n_rows, K, expected",
-    [(1_437, 3, 1_437), (4_000, 3, 2_000), (30_000, 3, 3_000), (30_000, 300, 6_000)],
+    [(1_437, 3, 1_437), (4_000, 3, 2_000), (30_000, 3, 3_000), (30_000, 300, 12_000)],
 )
 def test_hessian_sample_is_a_tenth_of_the_rows_but_at_least_2000(n_rows, K, expected):
     """Newton-CG's sample: ``HESSIAN_FRACTION`` of the rows with positive
     weight, at least ``HESSIAN_MIN_ROWS`` (all of them on small data, where
     the objective itself is used) and ``HESSIAN_ROWS_PER_CLASS`` per class
-    (300 classes: 6000 rows, not a tenth), one more per class at most."""
+    (300 classes: 12000 rows, not a tenth), one more per class at most."""
     assert (solvers.HESSIAN_FRACTION, HESSIAN_MIN_ROWS) == (0.1, 2_000)
-    assert solvers.HESSIAN_ROWS_PER_CLASS == 20
+    assert solvers.HESSIAN_ROWS_PER_CLASS == 40
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n_rows, 2))
     y = rng.integers(0, K, size=n_rows)
