@@ -351,12 +351,7 @@ def plot_problem(path, title, J_star, curves):
     ax.set_xlabel("fit time (s, log scale)")
     ax.set_ylabel("(J - J*) / J*")
     ax.set_title(title)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    measure.save_figure(fig, ax, path)
     return Path(path)
 
 

@@ -530,21 +530,15 @@ def plot(path, families, results, threads_list):
     ax.axhline(1.0, color="k", linewidth=1)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    for axis in (ax.yaxis,):
-        axis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-        axis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     ax.set_xlabel("work of one pass: n d K (dense), nnz K (sparse)")
     ax.set_ylabel("time to 1e-6 gap: ours / fastest LR")
     ax.set_title(
         "SoftmaxGDClassifier() against LogisticRegression (below 1: ours faster)"
     )
     ax.title.set_fontsize(9)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    measure.save_figure(fig, ax, path)
 
 
 def select_rows(spec):

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -160,3 +161,16 @@ def peak_memory(argv):
         [sys.executable, *argv], capture_output=True, text=True, check=True
     )
     return json.loads(out.stdout.strip().splitlines()[-1])["extra"]
+
+
+def save_figure(fig, ax, path):
+    """The plots' common finish: a light grid, a small legend, then ``fig``
+    written to ``path`` (its folder made if needed) and closed."""
+    import matplotlib.pyplot as plt
+
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
