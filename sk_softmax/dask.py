@@ -315,7 +315,11 @@ class _Parts:
 
 
 def _hand_over(part, actor, key):
-    """The task that gives ``part`` to ``actor``, on the actor's worker."""
+    """The task that gives ``part`` (a raw part) to ``actor``, on the
+    actor's worker. A part moved here from another worker for balance was
+    deserialized, and may be misaligned again: ``_raw_part`` aligns it
+    (no copy otherwise)."""
+    part = _raw_part(*part, part[0].dtype)
     worker = sys.modules["distributed"].get_worker()
     worker.state.actors[actor.key].held[key] = part
 
