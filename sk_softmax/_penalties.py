@@ -8,7 +8,7 @@ Its smooth (L2) part enters the gradient; its L1 part is handled by the proximal
 operator, soft-thresholding, never by a subgradient step.
 """
 
-from ._backend import add_scaled, positive_part
+from ._backend import add_scaled, dot, positive_part
 
 
 class ElasticNet:
@@ -47,7 +47,7 @@ class ElasticNet:
         """``alpha * (1 - l1_ratio) / 2 * ||W||_F^2``."""
         if self.l2 == 0.0:
             return 0.0
-        return 0.5 * self.l2 * float(self.xp.sum(W * W))
+        return 0.5 * self.l2 * dot(W, W, self.xp)
 
     def add_smooth_gradient(self, G, W):
         """``G += alpha * (1 - l1_ratio) * W``, in place: the smooth part's
