@@ -9,7 +9,7 @@ kind of array ``X`` is:
   (``map``, ``map_sum``); the sum of a 0-d value becomes a Python number
   once per pass, in the objective, not once per block;
 - row subsets: mini-batches (``take``), their column support on sparse data
-  (``take_support``), and the Hessian sample (``sample``);
+  (``take_support``, ``support``), and the Hessian sample (``sample``);
 - the parameters' memory layout (``parameter_layout``);
 - inner products and ``y += a x`` on parameter-sized arrays (``dot``,
   ``add_scaled``), and the label-indexed gather and scatter of the loss
@@ -233,14 +233,30 @@ class ArrayBackend:
         the sorted columns ``columns`` of ``X[rows]`` in CSR (the others are
         zero on these rows). Its cost is that of the batch's nonzeros, not
         of the ``d`` features."""
-        batch = self.take(rows, scale)
-        X = batch.X
+        return self.take(rows, scale)._on_columns_used()
+
+    def support(self):
+        """These rows restricted to the columns they use, as
+        ``take_support``: ``(data, columns)`` for CSR ``X`` on numpy with
+        columns that no row uses, None otherwise (dense ``X``, every column
+        used). Newton-CG's Hessian on sparse data solves for the others
+        without touching them (``_solvers.newton_cg``)."""
+        if not (self.numpy and self.sparse and self.X.format == "csr"):
+            return None
+        data, columns = self._on_columns_used()
+        return None if columns.shape[0] == self.n_features else (data, columns)
+
+    def _on_columns_used(self):
+        """``(data, columns)``: these rows on the sorted columns ``columns``
+        of CSR ``X`` that hold their nonzeros, renumbered; ``data`` shares
+        ``X``'s values and row pointers."""
+        X = self.X
         columns, compact = np.unique(X.indices, return_inverse=True)
-        batch.X = sp.csr_array(
-            (X.data, compact, X.indptr), shape=(X.shape[0], columns.shape[0])
+        X_used = sp.csr_array(
+            (X.data, compact.astype(X.indices.dtype), X.indptr),
+            shape=(X.shape[0], columns.shape[0]),
         )
-        batch.n_features = columns.shape[0]
-        return batch, columns
+        return self._with(X_used, self.y, self.w), columns
 
     def sample(self, fraction, min_rows, seed):
         """A random sample of the rows with positive weight, stratified by

@@ -203,6 +203,24 @@ class SoftmaxObjective:
         sample = self.data.sample(fraction, min_rows, seed)
         return self if sample is None else self._on(sample)
 
+    def on_support(self):
+        """This objective on only the columns of ``X`` its rows use (sparse
+        rows in memory, ``data.support``): ``(objective, index)``, ``index``
+        the columns of ``P`` it keeps, the intercepts' included; None when
+        it would keep them all.
+
+        On the other columns the data term is zero: its gradient, Hessian
+        and curvature there are the penalty's alone. ``_solvers.newton_cg``
+        uses this to solve for a step on the columns a Hessian sample sees.
+        """
+        found = self.data.support()
+        if found is None:
+            return None
+        data, columns = found
+        if self.fit_intercept:
+            columns = np.concatenate([columns, [self.n_features]])
+        return self._on(data), columns
+
     # ---------------------------------------------------------- mini-batches
 
     def subset(self, rows, n_rows):

@@ -457,7 +457,8 @@ def newton_cg(objective, P, f, g, threshold, *, seed, max_cg=200):
     conjugate gradients are preconditioned by the per-feature curvature of
     the same rows (``objective.feature_curvature``): on sparse data with
     rare features they need far fewer products, and on standardized dense
-    data the scaling is nearly uniform and changes little.
+    data the scaling is nearly uniform and changes little. On sparse data
+    they work on the columns the sample uses only (``_hessian_model``).
 
     On two classes with few features and the Hessian on all the rows, the
     step is solved exactly instead, from the whole Hessian (``_direct_step``).
@@ -473,6 +474,7 @@ def newton_cg(objective, P, f, g, threshold, *, seed, max_cg=200):
     xp = objective.xp
     fraction = HESSIAN_FRACTION
     curvature = hessian_sample(objective, fraction, seed)
+    model = _hessian_model(curvature)
     # Two classes and few features: the exact step once the sample is all rows.
     small = objective.n_outputs == 1 and P.shape[1] <= DIRECT_MAX_FEATURES
     g_norm0 = math.sqrt(_dot(g, g, xp))
@@ -482,18 +484,8 @@ def newton_cg(objective, P, f, g, threshold, *, seed, max_cg=200):
         g_norm = math.sqrt(_dot(g, g, xp))
         eta = 0.1 if first else min(0.5, math.sqrt(g_norm / g_norm0))
         first = False
-        forward = curvature.probabilities_t(P)  # one forward pass for both
         direct = small and curvature is objective
-        d = _direct_step(curvature, P, g, forward) if direct else None
-        if d is None:
-            d = _conjugate_gradient(
-                curvature.hessp(P, forward),
-                g,
-                eta * g_norm,
-                max_cg,
-                xp,
-                curvature.feature_curvature(P, forward),
-            )
+        d = _newton_direction(model, P, g, eta * g_norm, max_cg, direct)
         gd = _dot(g, d, xp)
         if not gd < 0:  # no curvature information: steepest descent
             d, gd = -g, -(g_norm**2)
@@ -506,7 +498,57 @@ def newton_cg(objective, P, f, g, threshold, *, seed, max_cg=200):
         if curvature is not objective and misleads:  # at least twice the rows
             fraction, min_rows = 2 * fraction, 2 * curvature.n_rows
             curvature = hessian_sample(objective, fraction, seed, min_rows)
+            model = _hessian_model(curvature)
         yield Iteration(P, f, opt, t)
+
+
+def _hessian_model(curvature):
+    """The Hessian Newton-CG's conjugate gradients work with: ``(model,
+    index)``, ``model`` the objective on the Hessian's rows (``curvature``)
+    and ``index`` None, or, on sparse rows with an L2 penalty, that
+    objective on only the columns the rows use and ``index`` those columns
+    of ``P`` (``on_support``).
+
+    On a column ``j`` that none of the rows uses, the data term's Hessian
+    is zero in every row and column of ``j``: the rows' Hessian is block
+    diagonal, and on that block it is the penalty's ``l2 I``. Its Newton
+    step there is ``-g_j / l2`` exactly (``-W_j`` on a feature that no row
+    of the data uses: its optimum, 0), and the conjugate gradients need
+    only the other block. On wide sparse data that is most columns (a
+    tenth of 100k rows of text use 8% of 1M features), and the vector
+    work of each conjugate-gradient step (``K d`` numbers, several passes
+    over them) falls by as much.
+    """
+    restricted = curvature.on_support() if curvature.penalty.l2 > 0 else None
+    return (curvature, None) if restricted is None else restricted
+
+
+def _newton_direction(model, P, g, tolerance, max_cg, direct):
+    """Newton-CG's direction at ``P``: ``H d = -g`` solved by conjugate
+    gradients to the residual ``tolerance`` (or exactly, ``_direct_step``,
+    when ``direct``), ``H`` the Hessian of ``model = (objective, index)``
+    (``_hessian_model``); on the columns outside ``index``, ``-g / l2``."""
+    objective, index = model
+    xp = objective.xp
+    g_model = g
+    if index is not None:
+        P, g_model = (objective.product_layout(A[:, index]) for A in (P, g))
+    forward = objective.probabilities_t(P)  # one forward pass for both
+    d = _direct_step(objective, P, g_model, forward) if direct else None
+    if d is None:
+        d = _conjugate_gradient(
+            objective.hessp(P, forward),
+            g_model,
+            tolerance,
+            max_cg,
+            xp,
+            objective.feature_curvature(P, forward),
+        )
+    if index is None:
+        return d
+    full = g / -objective.penalty.l2
+    full[:, index] = d
+    return full
 
 
 SOLVERS = {

@@ -593,6 +593,12 @@ class DaskBackend:
         sample._totals = None
         return sample
 
+    def support(self):
+        """None: the sample stays on every column (``ArrayBackend.support``
+        restricts CSR rows in memory only; here the columns a sample uses
+        would be a reduction over the workers, for the same step)."""
+        return None
+
     # -- parameters
 
     def parameter_layout(self, P):

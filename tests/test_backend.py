@@ -264,6 +264,27 @@ def test_take_support_keeps_the_batch_columns():
     assert_array_equal(batch.y, y[rows])
 
 
+def test_support_restricts_csr_rows_to_their_columns():
+    """``support``: CSR rows on the columns they use, sharing ``X``'s values
+    and row pointers; None on dense rows and when every column is used."""
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((30, 10))
+    X[:, [1, 4, 5]] = 0.0
+    X[rng.uniform(size=X.shape) < 0.5] = 0.0
+    y, w = rng.integers(0, 3, size=30), np.full(30, 1 / 30)
+    X_csr = sp.csr_array(X)
+    data, columns = backend(X_csr, y, w).support()
+    used = np.flatnonzero(np.any(X != 0, axis=0))
+    assert_array_equal(columns, used)
+    assert data.n_features == used.shape[0] < 10
+    assert_array_equal(data.X.toarray(), X[:, used])
+    assert data.X.indices.dtype == X_csr.indices.dtype
+    assert np.shares_memory(data.X.data, X_csr.data)
+    assert data.y is y and data.w is w
+    assert backend(X, y, w).support() is None
+    assert backend(sp.csr_array(X[:, used]), y, w).support() is None
+
+
 # ---------------------------------------------------------- Hessian sample
 
 

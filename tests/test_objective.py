@@ -379,6 +379,33 @@ def test_feature_curvature_keeps_the_dtype(dtype):
         assert M.dtype == dtype
 
 
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_on_support_is_the_objective_on_the_used_columns(fit_intercept):
+    """On the columns that no row uses, the gradient and Hessian of ``f`` are
+    the penalty's alone (the Hessian is block diagonal); on the others they
+    are those of ``on_support``'s objective at the same parameters."""
+    X, W, b, y, w = make_data(17, n=40, d=7, K=3)
+    X[np.abs(X) < 0.8] = 0.0
+    X[:, [2, 5]] = 0.0
+    obj = objective(sp.csr_array(X), y, w, alpha=0.3, fit_intercept=fit_intercept)
+    P = parameters(W, b, fit_intercept)
+    restricted, index = obj.on_support()
+    unused = np.setdiff1d(np.arange(P.shape[1]), index)
+    assert_array_equal(unused, [2, 5])
+    assert restricted.n_features == 5
+    _, g = obj.smooth_value_and_gradient(P)
+    _, g_used = restricted.smooth_value_and_gradient(P[:, index])
+    assert_allclose(g[:, index], g_used, rtol=1e-12)
+    assert_allclose(g[:, unused], 0.3 * P[:, unused], rtol=1e-12)
+    D = np.random.default_rng(1).standard_normal(P.shape)
+    HD = obj.hessp(P)(D)
+    assert_allclose(
+        HD[:, index], restricted.hessp(P[:, index])(D[:, index]), rtol=1e-12
+    )
+    assert_allclose(HD[:, unused], 0.3 * D[:, unused], rtol=1e-12)
+    assert objective(X, y, w, alpha=0.3).on_support() is None  # dense
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_hessp_sparse_matches_dense_and_keeps_dtype(dtype):
     X, W, b, y, w = make_data(7, n=50, d=6, K=3, dtype=dtype)
