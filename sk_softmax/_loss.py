@@ -43,6 +43,7 @@ code. Nothing here knows about class labels' values, sample weights' origin
 or estimators.
 """
 
+import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._array_api import device
 
@@ -90,13 +91,34 @@ def _logits_t(X, W, b, xp, at_parameters=True):
     return Z
 
 
+def _exp_shifted_t(Z_t, y, xp):
+    """The exponentials of the fresh class-major logits ``Z_t`` (K, n), each
+    sample's shifted by their maximum, written over ``Z_t``.
+
+    Returns ``(E_t, sum_E, z_y)``: ``E_t = exp(Z_t - max)`` (``Z_t`` itself
+    on numpy), its column sums, and the shifted logits at the labels,
+    ``Z_t[y_i, i] - max_i``, read before they are overwritten (None when
+    ``y`` is None). The shift changes neither ``S`` nor ``CE`` (both are
+    invariant to adding a constant to all K logits) and keeps ``exp()``
+    finite; ``CE_i = log(sum_E[i]) - z_y[i]``.
+
+    On sparse data the (K, n) logits are the largest temporary of a pass (a
+    third of ``X``'s bytes on a text-like matrix with 20 classes): ``exp``
+    writes into them (numpy's ``out=``) rather than beside them, and ``S^T``
+    and ``G^T`` are then built in the same memory. Other namespaces have no
+    ``out=`` in the standard: there ``E_t`` is a new array.
+    """
+    Z_t -= xp.max(Z_t, axis=0, keepdims=True)
+    z_y = None if y is None else label_values(Z_t, y, xp)
+    E_t = np.exp(Z_t, out=Z_t) if isinstance(Z_t, np.ndarray) else xp.exp(Z_t)
+    return E_t, xp.sum(E_t, axis=0), z_y
+
+
 def cross_entropy(xp, X, y, w, W, b):
     """This block's weighted cross-entropy ``sum_i w_i CE_i``, a 0-d array
     (a forward pass only)."""
-    Z = _logits_t(X, W, b, xp)
-    Z -= xp.max(Z, axis=0, keepdims=True)
-    lse = xp.log(xp.sum(xp.exp(Z), axis=0))
-    return xp.sum(w * (lse - label_values(Z, y, xp)))
+    _, sum_E, z_y = _exp_shifted_t(_logits_t(X, W, b, xp), y, xp)
+    return xp.sum(w * (xp.log(sum_E) - z_y))
 
 
 def cross_entropy_gradient(xp, X, y, w, W, b):
@@ -111,18 +133,12 @@ def cross_entropy_gradient(xp, X, y, w, W, b):
     grad_b : array of shape (K,) or None
         ``sum_i G[i]``; None when ``b`` is None.
     """
-    Z = _logits_t(X, W, b, xp)  # Z^T, (K, n)
-    # Shifting each sample's logits by their maximum changes neither S nor CE
-    # (both are invariant to adding a constant to all K logits) and keeps
-    # exp() finite.
-    Z -= xp.max(Z, axis=0, keepdims=True)
-    E = xp.exp(Z)
-    sum_E = xp.sum(E, axis=0)
+    # E^T = exp(Z^T - max), (K, n), in the logits' own memory.
+    G_t, sum_E, z_y = _exp_shifted_t(_logits_t(X, W, b, xp), y, xp)
     # CE_i = logsumexp(Z_i) - Z[i, y_i].
-    value = xp.sum(w * (xp.log(sum_E) - label_values(Z, y, xp)))
-    # G^T = (S - Y)^T * w, built in place in E: S^T = E / sum_E, then
+    value = xp.sum(w * (xp.log(sum_E) - z_y))
+    # G^T = (S - Y)^T * w, built in place in E^T: S^T = E^T / sum_E, then
     # S^T[y_i, i] -= 1 (the one-hot Y, never built), then the weights.
-    G_t = E
     G_t /= sum_E
     subtract_at_labels(G_t, y, 1.0, xp)
     G_t *= w
@@ -132,9 +148,11 @@ def cross_entropy_gradient(xp, X, y, w, W, b):
 
 
 def probabilities_t(xp, X, y, w, W, b):
-    """This block's probabilities ``S^T`` (K, n): a forward pass."""
-    # softmax works along rows: pass it Z (a transposed view of Z^T).
-    return softmax(_logits_t(X, W, b, xp).T, xp).T
+    """This block's probabilities ``S^T`` (K, n): a forward pass, in the
+    logits' memory (``softmax`` would add two (n, K) arrays beside them)."""
+    S_t, sum_E, _ = _exp_shifted_t(_logits_t(X, W, b, xp), None, xp)
+    S_t /= sum_E
+    return S_t
 
 
 # Two classes on one vector. For K = 2 only the difference of the two rows
