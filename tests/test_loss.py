@@ -445,6 +445,14 @@ def test_a_pass_on_sparse_X_holds_one_n_by_K_array(fn):
     assert peak < 1.5 * nK_bytes, (peak, nK_bytes)
 
 
+def test_column_moments_on_sparse_X_hold_one_copy_of_its_data():
+    """``|X|`` and ``X * X`` are one copy of ``X.data`` each, made one after
+    the other: never both at once."""
+    X, y, w, _, _ = _text_like(n=20_000, d=50, K=2, nnz_per_row=20)
+    peak = _traced_peak(lambda: column_moments(np, X, y, w))
+    assert peak < 1.5 * X.data.nbytes, (peak, X.data.nbytes)
+
+
 # ---------------------------------------------------------------------------
 # Properties of the derivation
 # ---------------------------------------------------------------------------
