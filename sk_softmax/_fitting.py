@@ -466,9 +466,12 @@ def full_batch(estimator, fit, monitor):
     # The criterion's scale is taken at W = 0, b = 0 (None: at the start
     # point, which is that for a fresh fit).
     scale = objective.optimality_at(objective.zeros()) if fit.continuing else None
+    # The start point replaced by its copy in the products' layout, not kept
+    # beside it: on sparse data a parameter array is a fifth of X's bytes.
+    fit.P = objective.product_layout(fit.P)
     return minimize(
         objective,
-        objective.product_layout(fit.P),
+        fit.P,
         method=method,
         max_iter=fit.max_iter,
         tol=estimator.tol,

@@ -43,6 +43,7 @@ code. Nothing here knows about class labels' values, sample weights' origin
 or estimators.
 """
 
+import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._array_api import device
 
@@ -90,13 +91,34 @@ def _logits_t(X, W, b, xp, at_parameters=True):
     return Z
 
 
+def _exp_shifted_t(Z_t, y, xp):
+    """The exponentials of the fresh class-major logits ``Z_t`` (K, n), each
+    sample's shifted by their maximum, written over ``Z_t``.
+
+    Returns ``(E_t, sum_E, z_y)``: ``E_t = exp(Z_t - max)`` (``Z_t`` itself
+    on numpy), its column sums, and the shifted logits at the labels,
+    ``Z_t[y_i, i] - max_i``, read before they are overwritten (None when
+    ``y`` is None). The shift changes neither ``S`` nor ``CE`` (both are
+    invariant to adding a constant to all K logits) and keeps ``exp()``
+    finite; ``CE_i = log(sum_E[i]) - z_y[i]``.
+
+    On sparse data the (K, n) logits are the largest temporary of a pass (a
+    third of ``X``'s bytes on a text-like matrix with 20 classes): ``exp``
+    writes into them (numpy's ``out=``) rather than beside them, and ``S^T``
+    and ``G^T`` are then built in the same memory. Other namespaces have no
+    ``out=`` in the standard: there ``E_t`` is a new array.
+    """
+    Z_t -= xp.max(Z_t, axis=0, keepdims=True)
+    z_y = None if y is None else label_values(Z_t, y, xp)
+    E_t = np.exp(Z_t, out=Z_t) if isinstance(Z_t, np.ndarray) else xp.exp(Z_t)
+    return E_t, xp.sum(E_t, axis=0), z_y
+
+
 def cross_entropy(xp, X, y, w, W, b):
     """This block's weighted cross-entropy ``sum_i w_i CE_i``, a 0-d array
     (a forward pass only)."""
-    Z = _logits_t(X, W, b, xp)
-    Z -= xp.max(Z, axis=0, keepdims=True)
-    lse = xp.log(xp.sum(xp.exp(Z), axis=0))
-    return xp.sum(w * (lse - label_values(Z, y, xp)))
+    _, sum_E, z_y = _exp_shifted_t(_logits_t(X, W, b, xp), y, xp)
+    return xp.sum(w * (xp.log(sum_E) - z_y))
 
 
 def cross_entropy_gradient(xp, X, y, w, W, b):
@@ -111,18 +133,12 @@ def cross_entropy_gradient(xp, X, y, w, W, b):
     grad_b : array of shape (K,) or None
         ``sum_i G[i]``; None when ``b`` is None.
     """
-    Z = _logits_t(X, W, b, xp)  # Z^T, (K, n)
-    # Shifting each sample's logits by their maximum changes neither S nor CE
-    # (both are invariant to adding a constant to all K logits) and keeps
-    # exp() finite.
-    Z -= xp.max(Z, axis=0, keepdims=True)
-    E = xp.exp(Z)
-    sum_E = xp.sum(E, axis=0)
+    # E^T = exp(Z^T - max), (K, n), in the logits' own memory.
+    G_t, sum_E, z_y = _exp_shifted_t(_logits_t(X, W, b, xp), y, xp)
     # CE_i = logsumexp(Z_i) - Z[i, y_i].
-    value = xp.sum(w * (xp.log(sum_E) - label_values(Z, y, xp)))
-    # G^T = (S - Y)^T * w, built in place in E: S^T = E / sum_E, then
+    value = xp.sum(w * (xp.log(sum_E) - z_y))
+    # G^T = (S - Y)^T * w, built in place in E^T: S^T = E^T / sum_E, then
     # S^T[y_i, i] -= 1 (the one-hot Y, never built), then the weights.
-    G_t = E
     G_t /= sum_E
     subtract_at_labels(G_t, y, 1.0, xp)
     G_t *= w
@@ -132,9 +148,11 @@ def cross_entropy_gradient(xp, X, y, w, W, b):
 
 
 def probabilities_t(xp, X, y, w, W, b):
-    """This block's probabilities ``S^T`` (K, n): a forward pass."""
-    # softmax works along rows: pass it Z (a transposed view of Z^T).
-    return softmax(_logits_t(X, W, b, xp).T, xp).T
+    """This block's probabilities ``S^T`` (K, n): a forward pass, in the
+    logits' memory (``softmax`` would add two (n, K) arrays beside them)."""
+    S_t, sum_E, _ = _exp_shifted_t(_logits_t(X, W, b, xp), None, xp)
+    S_t /= sum_E
+    return S_t
 
 
 # Two classes on one vector. For K = 2 only the difference of the two rows
@@ -249,24 +267,31 @@ def curvature(xp, X, y, w, S_t):
         wc = w * (S_t[0, :] * (1.0 - S_t[0, :]))
     else:
         wc = w * (1.0 - xp.sum(S_t * S_t, axis=0)) / K
-    return _squares_product(X, wc, xp), xp.sum(wc)
+    return _entries_product(X, wc, _square), xp.sum(wc)
 
 
 def column_moments(xp, X, y, w):
     """This block's weighted first absolute and second moments of each
-    column: ``(sum_i w_i |x_ij|, sum_i w_i x_ij^2)``."""
+    column: ``(sum_i w_i |x_ij|, sum_i w_i x_ij^2)``, one after the other,
+    so that on sparse ``X`` one copy of its data array is alive at a time."""
+    return _entries_product(X, w, xp.abs), _entries_product(X, w, _square)
+
+
+def _square(a):
+    return a * a
+
+
+def _entries_product(X, v, f):
+    """``v @ f(X)`` for an elementwise ``f`` with ``f(0) = 0``.
+
+    Sparse ``X`` (CSR or CSC): ``f`` of its data array only, sharing the
+    indices. That copy of the data array is two thirds of ``X``'s bytes
+    (float64, 32-bit indices); it is freed on return.
+    """
     if sp.issparse(X):
-        X_abs = type(X)((abs(X.data), X.indices, X.indptr), shape=X.shape)
-        return X_abs.T @ w, _squares_product(X, w, xp)
-    return w @ xp.abs(X), _squares_product(X, w, xp)
-
-
-def _squares_product(X, v, xp):
-    """``v @ (X * X)``, the squared entries of ``X`` weighted by ``v``."""
-    if sp.issparse(X):  # CSR or CSC: the squared entries, same indices
-        X2 = type(X)((X.data * X.data, X.indices, X.indptr), shape=X.shape)
-        return X2.T @ v
-    return v @ (X * X)
+        X_f = type(X)((f(X.data), X.indices, X.indptr), shape=X.shape)
+        return X_f.T @ v
+    return v @ f(X)
 
 
 def correct(xp, X, y, w, W, b):

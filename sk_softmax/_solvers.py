@@ -157,6 +157,7 @@ def minimize(objective, P, *, method, max_iter, tol, scale, report, seed=0, **op
     if method != "gd":
         options["seed"] = seed
     iterations = SOLVERS[method](objective, P, f, g, threshold, **options)
+    del g  # the solver's from now on: freed once it has a new gradient
     start = f + objective.nonsmooth_value(P)
     reference = max(start, math.log(objective.n_classes))
     return drive(
@@ -358,6 +359,7 @@ def _conjugate_gradient(hessp, g, tolerance, max_iter, xp, diagonal):
         p *= rz_new / rz
         _add_scaled(p, 1.0, z, xp)
         rz = rz_new
+        del z, Hp  # not kept through the next product: two arrays fewer at its peak
     return d
 
 

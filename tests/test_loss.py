@@ -4,6 +4,7 @@ checked against finite differences, a hand computation, the one-hot formulas
 of the derivation, extreme logits and sparse input; and the per-block pieces
 of the curvature (Hessian products, its diagonal, the smoothness bounds)."""
 
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -400,6 +401,56 @@ def test_sparse_X_matches_dense(sparse_container, fit_intercept, dtype):
         ):
             assert np.asarray(got).dtype == dtype
             assert_allclose(got, expected, rtol=rtol, atol=1e-7)
+
+
+# ---------------------------------------------------------------------------
+# Memory on sparse X
+# ---------------------------------------------------------------------------
+
+
+def _traced_peak(fn):
+    """The peak of the bytes numpy allocates (tracemalloc) while ``fn()`` runs."""
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _text_like(n, d, K, nnz_per_row, seed=0):
+    """CSR data, label indices, uniform weights and column-major parameters
+    (the layout ``ArrayBackend.parameter_layout`` gives the full-batch fit)."""
+    rng = np.random.default_rng(seed)
+    indices = np.sort(rng.choice(d, size=(n, nnz_per_row)), axis=1).ravel()
+    indptr = np.arange(0, n * nnz_per_row + 1, nnz_per_row)
+    X = sp.csr_array((rng.random(n * nnz_per_row), indices, indptr), (n, d))
+    W = np.asfortranarray(0.1 * rng.standard_normal((K, d)))
+    return X, rng.integers(0, K, n), np.full(n, 1.0 / n), W, rng.standard_normal(K)
+
+
+@pytest.mark.parametrize(
+    "fn", [cross_entropy, cross_entropy_gradient, probabilities_t], ids=repr
+)
+def test_a_pass_on_sparse_X_holds_one_n_by_K_array(fn):
+    """The (K, n) logits are the only array of that size a pass builds: the
+    exponentials, ``S^T`` and ``G^T`` are computed in their memory, and scipy
+    reads the column-major ``W`` and ``G^T`` without a transposing copy.
+    Separate exponentials (or softmax's shifted copy) would reach twice or
+    three times ``n K`` numbers."""
+    n, d, K = 20_000, 50, 20
+    X, y, w, W, b = _text_like(n, d, K, nnz_per_row=5)
+    nK_bytes = n * K * 8  # 3.2 MB; W and the (n,) vectors are 8 KB and 160 KB
+    peak = _traced_peak(lambda: fn(np, X, y, w, W, b))
+    assert peak < 1.5 * nK_bytes, (peak, nK_bytes)
+
+
+def test_column_moments_on_sparse_X_hold_one_copy_of_its_data():
+    """``|X|`` and ``X * X`` are one copy of ``X.data`` each, made one after
+    the other: never both at once."""
+    X, y, w, _, _ = _text_like(n=20_000, d=50, K=2, nnz_per_row=20)
+    peak = _traced_peak(lambda: column_moments(np, X, y, w))
+    assert peak < 1.5 * X.data.nbytes, (peak, X.data.nbytes)
 
 
 # ---------------------------------------------------------------------------
