@@ -144,14 +144,29 @@ def _status(key):
 
 
 def print_peak_memory(func):
-    """In the child: run ``func()`` and print, as JSON, the growth of the peak
-    RSS it caused (``VmHWM`` reset to the current RSS through
-    ``/proc/self/clear_refs`` first). Linux only."""
+    """In the child: run ``func()`` and print, as JSON, the memory it added
+    at its peak, ``extra``: the larger of two measures, also printed,
+
+    - ``traced``: the peak of the bytes allocated through Python's and
+      numpy's allocators during ``func`` and alive at once (``tracemalloc``,
+      which numpy reports its arrays to);
+    - ``rss``: the growth of the peak RSS (``VmHWM``, reset to the current
+      RSS through ``/proc/self/clear_refs`` first; Linux only), which also
+      sees allocations outside numpy (BLAS buffers, scipy's C++ kernels) but
+      misses arrays placed in memory the process had freed before, such as
+      that of the data's generation.
+    """
+    import tracemalloc
+
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset the peak RSS (VmHWM) to the current RSS
     before = _status("VmRSS")
+    tracemalloc.start()
     func()
-    print(json.dumps({"extra": _status("VmHWM") - before}))
+    traced = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    rss = _status("VmHWM") - before
+    print(json.dumps({"extra": max(traced, rss), "traced": traced, "rss": rss}))
 
 
 def peak_memory(argv):
