@@ -1,6 +1,6 @@
 """The bookkeeping of the benchmarks' timing helper (``benchmarks/measure.py``),
-on a fake clock: the benchmarks' ratios are only as right as it is; and
-``bench_all --plot``'s drawing, on fake records."""
+on a fake clock: the benchmarks' ratios are only as right as it is;
+``bench_all --plot``'s drawing, on fake records; and the memory probe."""
 
 import sys
 import types
@@ -58,3 +58,21 @@ def test_plot_problem_writes_a_png_and_refuses_no_records(tmp_path):
     with pytest.raises(ValueError, match="no records"):
         bench_all.plot_problem(tmp_path / "q.png", "fake", J_star, {"x": (True, [])})
     assert not (tmp_path / "q.png").exists()
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/clear_refs").exists(), reason="the probe reads Linux /proc"
+)
+def test_peak_memory_reports_the_traced_peak_and_the_larger_measure(capsys):
+    """The probe's ``traced`` figure counts a 64 MB array made inside the
+    function (whatever memory the process held before), and ``extra`` is the
+    larger of it and the RSS growth."""
+    import json
+
+    import numpy as np
+
+    size = 64 * 2**20
+    measure.print_peak_memory(lambda: np.ones(size // 8).sum())
+    report = json.loads(capsys.readouterr().out)
+    assert size <= report["traced"] < 1.1 * size
+    assert report["extra"] == max(report["traced"], report["rss"])
