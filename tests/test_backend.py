@@ -12,7 +12,9 @@ import scipy.sparse as sp
 from _problems import make_data, one_hot
 from numpy.testing import assert_allclose, assert_array_equal
 
+from sk_softmax import _backend
 from sk_softmax._backend import (
+    BLAS_MIN_ENTRIES,
     ArrayBackend,
     _csr_rows,
     add_scaled,
@@ -26,15 +28,16 @@ from sk_softmax._backend import (
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("layouts", ["CC", "FF", "CF", "FC", "view"])
-def test_dot_and_add_scaled_are_the_plain_formulas(dtype, layouts):
-    """``dot`` and ``add_scaled`` (BLAS on the memory of arrays of one
+@pytest.mark.parametrize("columns", [7, 30_000])  # numpy's loops, then BLAS
+def test_dot_and_add_scaled_are_the_plain_formulas(dtype, layouts, columns):
+    """``dot`` and ``add_scaled`` (BLAS on the memory of large arrays of one
     layout, numpy otherwise) compute ``sum(a * b)`` and ``y += a * x`` for
     every pair of layouts, in place for ``y``, leaving ``x`` alone."""
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((3, 7)).astype(dtype)
-    y = rng.standard_normal((3, 7)).astype(dtype)
+    x = rng.standard_normal((3, columns)).astype(dtype)
+    y = rng.standard_normal((3, columns)).astype(dtype)
     if layouts == "view":  # a non-contiguous view, as split(P) gives
-        x = rng.standard_normal((3, 8)).astype(dtype)[:, :7]
+        x = rng.standard_normal((3, columns + 1)).astype(dtype)[:, :columns]
     else:
         x = np.asarray(x, order=layouts[0])
         y = np.asarray(y, order=layouts[1])
@@ -46,7 +49,8 @@ def test_dot_and_add_scaled_are_the_plain_formulas(dtype, layouts):
     y_id = id(y)
     add_scaled(y, -0.75, x, np)
     assert id(y) == y_id and y.dtype == dtype
-    assert_allclose(y, y_before - 0.75 * x_before, rtol=rtol)
+    # BLAS's axpy may fuse the multiply-add: entries that cancel differ by ulps.
+    assert_allclose(y, y_before - 0.75 * x_before, rtol=rtol, atol=rtol)
     assert_array_equal(x, x_before)
 
 
@@ -65,6 +69,36 @@ def test_dot_and_add_scaled_make_no_temporary_on_one_layout(order):
         tracemalloc.stop()
     assert peak < x.nbytes / 10
     assert_array_equal(y, 3.0)
+
+
+def test_level_one_blas_on_large_arrays_only_and_from_one_library(monkeypatch):
+    """Below ``BLAS_MIN_ENTRIES`` entries ``dot`` and ``add_scaled`` call no
+    BLAS (a thread pool's wake-up would cost more); from it on both call
+    scipy's, never numpy's ``np.dot``: one library, one thread pool."""
+    calls = []
+    for name in ("ddot", "daxpy"):
+        real = getattr(_backend.blas, name)
+
+        def spy(*args, real=real, name=name, **kwargs):
+            calls.append(name)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(_backend.blas, name, spy)
+
+    def no_numpy_dot(*args, **kwargs):
+        raise AssertionError("np.dot called")
+
+    monkeypatch.setattr(_backend.np, "dot", no_numpy_dot)
+    for size, expected in [
+        (BLAS_MIN_ENTRIES - 1, []),
+        (BLAS_MIN_ENTRIES, ["ddot", "daxpy"]),
+    ]:
+        calls.clear()
+        x, y = np.ones(size), np.ones(size)
+        assert dot(x, y, np) == size
+        add_scaled(y, 2.0, x, np)
+        assert_array_equal(y, 3.0)
+        assert calls == expected
 
 
 # ------------------------------------------------------------ labels
