@@ -35,8 +35,10 @@ Columns:
   ``J`` seen); ``it`` the iterations (epochs) it took;
 - ``to 1%``: seconds until the held-out log-loss is within 1% of ``L*``, that
   of the reference fit;
-- ``peak/X``: the peak RSS a short fit adds (in a fresh subprocess, after the
-  data are loaded), over the bytes of ``X_train``.
+- ``peak/X``: the memory a short fit adds at its peak (in a fresh subprocess,
+  after the data are loaded; ``measure.print_peak_memory``: the larger of
+  the traced allocations' peak and the peak RSS growth), over the bytes of
+  ``X_train``.
 
 How the times are measured. ``SoftmaxGDClassifier`` and
 ``LogisticRegression(lbfgs)`` support scikit-learn's callbacks: one fit runs,
@@ -356,7 +358,7 @@ def plot_problem(path, title, J_star, curves):
 
 
 def probe_memory(problem_name, method_name, quick):
-    """Child mode: fit a few iterations and print the peak RSS it added."""
+    """Child mode: fit a few iterations and print the peak memory it added."""
     loader, alpha = problems(quick)[problem_name]
     X, _, y, _ = loader()
     estimator = METHODS[method_name]["make"](alpha, X.shape[0], 3)

@@ -13,9 +13,10 @@ same for the forward product alone. The float32 / float64 ratio is the
 median over ``max(repeats, 9)`` interleaved pairs of epochs (one of each,
 back to back), so that the machine's load drifting between the two rows does
 not enter it. For memory, a 5-iteration fit runs in a
-fresh subprocess; its peak RSS during the fit (``VmHWM`` after resetting it
-through ``/proc/self/clear_refs``) minus the RSS before, divided by the size
-of X, is reported ("extra/X"). Linux only.
+fresh subprocess; the memory it adds at its peak (``measure.print_peak_memory``:
+the larger of the peak of its traced allocations and the growth of the peak
+RSS, ``VmHWM`` after resetting it through ``/proc/self/clear_refs``),
+divided by the size of X, is reported ("extra/X"). Linux only.
 """
 
 import argparse
@@ -44,7 +45,7 @@ CASES = {
 
 
 def probe_memory(name, dtype):
-    """Child mode: a 5-iteration fit; prints the peak RSS it added."""
+    """Child mode: a 5-iteration fit; prints the peak memory it added."""
     if name == "dense":
         X, _, y, _ = datasets.dense(dtype=np.dtype(dtype))
     else:
