@@ -48,7 +48,7 @@ from sklearn.utils._array_api import _is_numpy_namespace
 BLAS_MIN_ENTRIES = 1 << 16
 
 
-def _same_layout(a, b, dtypes=(np.float32, np.float64)):
+def _blas_operands(a, b, dtypes=(np.float32, np.float64)):
     """Whether ``a`` and ``b`` are numpy arrays of one dtype among
     ``dtypes``, one shape and one contiguous memory layout, with at least
     ``BLAS_MIN_ENTRIES`` entries: their ``ravel(order="K")`` views then list
@@ -72,7 +72,7 @@ def dot(a, b, xp):
     BLAS's dot on their memory: no temporary. float32 keeps ``xp.sum``'s pairwise sum, more accurate than a
     float32 dot's running sum; other namespaces use ``xp.sum(a * b)``.
     """
-    if _same_layout(a, b, dtypes=(np.float64,)):
+    if _blas_operands(a, b, dtypes=(np.float64,)):
         return float(blas.ddot(a.ravel(order="K"), b.ravel(order="K")))
     return float(xp.sum(a * b))
 
@@ -81,7 +81,7 @@ def add_scaled(y, a, x, xp):
     """``y += a * x`` in place: BLAS's axpy on large numpy arrays of one
     layout (``BLAS_MIN_ENTRIES``), without the temporary ``a * x``; ``y +=
     a * x`` otherwise."""
-    if _same_layout(x, y):
+    if _blas_operands(x, y):
         axpy = blas.daxpy if x.dtype == np.float64 else blas.saxpy
         axpy(x.ravel(order="K"), y.ravel(order="K"), a=a)
     else:
