@@ -16,6 +16,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import minimize as scipy_minimize
 
 import sk_softmax._solvers as solvers
+from sk_softmax._backend import ArrayBackend
 from sk_softmax._objective import LogisticObjective, SoftmaxObjective
 from sk_softmax._solvers import (
     EXPLODING,
@@ -602,18 +603,32 @@ def test_gradient_descent_with_too_long_a_step_diverges():
 
 
 @pytest.mark.parametrize(
-    "n_rows, K, expected",
-    [(1_437, 3, 1_437), (4_000, 3, 2_000), (30_000, 3, 3_000), (30_000, 300, 12_000)],
+    "n_rows, K, d, sparse, expected",
+    [
+        (1_437, 3, 2, False, 1_437),
+        (4_000, 3, 2, False, 2_000),
+        (30_000, 3, 2, False, 3_000),
+        (30_000, 300, 2, False, 12_000),
+        (30_000, 3, 59, False, 4_500),
+        (30_000, 3, 59, True, 3_000),
+    ],
 )
-def test_hessian_sample_is_a_tenth_of_the_rows_but_at_least_2000(n_rows, K, expected):
+def test_hessian_sample_is_a_tenth_of_the_rows_but_at_least_2000(
+    n_rows, K, d, sparse, expected
+):
     """Newton-CG's sample: ``HESSIAN_FRACTION`` of the rows with positive
     weight, at least ``HESSIAN_MIN_ROWS`` (all of them on small data, where
-    the objective itself is used) and ``HESSIAN_ROWS_PER_CLASS`` per class
-    (300 classes: 12000 rows, not a tenth), one more per class at most."""
+    the objective itself is used), ``HESSIAN_ROWS_PER_CLASS`` per class
+    (300 classes: 12000 rows, not a tenth) and, on dense rows only,
+    ``HESSIAN_ROWS_PER_FEATURE`` per column of ``P`` (60 columns: 4500
+    rows), one more per class at most."""
     assert (solvers.HESSIAN_FRACTION, HESSIAN_MIN_ROWS) == (0.1, 2_000)
     assert solvers.HESSIAN_ROWS_PER_CLASS == 40
+    assert solvers.HESSIAN_ROWS_PER_FEATURE == 75
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((n_rows, 2))
+    X = rng.standard_normal((n_rows, d))
+    if sparse:
+        X = sp.csr_array(X * (rng.uniform(size=X.shape) < 0.1))
     y = rng.integers(0, K, size=n_rows)
     obj = objective(X, y, np.full(n_rows, 1 / n_rows), K=K)
     sample = solvers.hessian_sample(obj, solvers.HESSIAN_FRACTION, seed=0)
@@ -674,10 +689,12 @@ def test_newton_cg_hessian_sample_is_seeded(monkeypatch):
 
 
 def test_newton_cg_grows_the_hessian_sample_near_the_optimum(monkeypatch):
-    # A sample of 400 rows (the minimum lowered from 2000, for speed) for 105
-    # parameters: near the optimum the sampled curvature is too rough for
-    # Newton's fast convergence, and the sample must grow, up to all rows.
+    # A sample of 400 rows (the minimums lowered from 2000 and 75 per
+    # feature, for speed) for 105 parameters: near the optimum the sampled
+    # curvature is too rough for Newton's fast convergence, and the sample
+    # must grow, up to all rows.
     monkeypatch.setattr(solvers, "HESSIAN_MIN_ROWS", 400)
+    monkeypatch.setattr(solvers, "HESSIAN_ROWS_PER_FEATURE", 10)
     obj = make_problem(seed=9, n=1_200, d=20, K=5, alpha=1e-4)
     sizes = hessian_sizes(monkeypatch)
     result = run("newton-cg", obj, zeros(obj), tol=1e-10, max_iter=100)
@@ -815,11 +832,12 @@ def wide_sparse_problem():
     return rare_feature_problem(n=6_000, d=600)
 
 
-def test_newton_cg_direction_on_the_columns_of_its_sample():
+def test_newton_cg_direction_on_the_columns_of_its_sample(monkeypatch):
     """On sparse rows the conjugate gradients solve on the columns the
     Hessian's rows use, the step on the others is ``-g / l2``: the same
     Newton step of the sampled Hessian as conjugate gradients on all the
-    columns reach."""
+    columns reach. (The sample in float64: the comparison is at 1e-7.)"""
+    monkeypatch.setattr(ArrayBackend, "sample_dtype", "float64")
     obj = wide_sparse_problem()
     curvature = solvers.hessian_sample(obj, solvers.HESSIAN_FRACTION, seed=0)
     model = solvers._hessian_model(curvature)
