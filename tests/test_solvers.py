@@ -611,6 +611,7 @@ def test_gradient_descent_with_too_long_a_step_diverges():
         (30_000, 300, 2, False, 12_000),
         (30_000, 3, 59, False, 4_500),
         (30_000, 3, 59, True, 3_000),
+        (4_000, 3, 59, False, 3_000),
     ],
 )
 def test_hessian_sample_is_a_tenth_of_the_rows_but_at_least_2000(
@@ -621,7 +622,7 @@ def test_hessian_sample_is_a_tenth_of_the_rows_but_at_least_2000(
     the objective itself is used), ``HESSIAN_ROWS_PER_CLASS`` per class
     (300 classes: 12000 rows, not a tenth) and, on dense rows only,
     ``HESSIAN_ROWS_PER_FEATURE`` per column of ``P`` (60 columns: 4500
-    rows), one more per class at most."""
+    rows) up to three quarters of the rows, one more per class at most."""
     assert (solvers.HESSIAN_FRACTION, HESSIAN_MIN_ROWS) == (0.1, 2_000)
     assert solvers.HESSIAN_ROWS_PER_CLASS == 40
     assert solvers.HESSIAN_ROWS_PER_FEATURE == 75
