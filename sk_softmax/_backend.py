@@ -175,14 +175,14 @@ class ArrayBackend:
     #: costs a kernel launch, and the (n, K) temporaries fit in its memory.
     device_block_bytes = 2**28
 
-    #: Newton-CG's Hessian sample of float64 rows is stored in float32
-    #: (``sample``; this is the name of the dtype in the namespace). The sampled Hessian only chooses the direction of
-    #: a step, and differs from the whole data's by the sampling error (tens
-    #: of percent on a tenth of the rows), against float32's rounding of
-    #: 6e-8: its products lose nothing that matters, and BLAS's sgemm and
-    #: scipy's float32 sparse kernels run them about twice as fast, on a copy
-    #: half the size. The gradient, the line search, and so the optimum and
-    #: the stopping test, stay in float64.
+    #: Newton-CG's Hessian sample of float64 rows is stored in this dtype
+    #: (``sample``; its name in the namespace). The sampled Hessian only
+    #: chooses the direction of a step, and differs from the whole data's by
+    #: the sampling error (tens of percent on a tenth of the rows), against
+    #: float32's rounding of 6e-8: its products lose nothing that matters,
+    #: and BLAS's sgemm and scipy's float32 sparse kernels run them about
+    #: twice as fast, on a copy half the size. The gradient, the line search,
+    #: and so the optimum and the stopping test, stay in float64.
     sample_dtype = "float32"
 
     def __init__(self, X, y, w, n_classes, xp, dtype=None):
