@@ -369,14 +369,18 @@ class ArrayBackend:
             total_k = xp.sum(xp.take(self.w, rows_k, axis=0))
             scale[k] = float(total_k / xp.sum(xp.take(self.w, picked, axis=0)))
             chosen.append(picked)
-        rows = xp.sort(xp.concat(chosen))
-        if self.X.dtype == self.dtype == xp.float64:
-            batch = self._take_stored(rows, getattr(xp, self.sample_dtype))
-        else:
-            batch = self.take(rows)
+        batch = self.sample_rows(xp.sort(xp.concat(chosen)))
         scale = self.asarray(scale, dtype=batch.w.dtype)
         batch.w = batch.w * xp.take(scale, batch.y, axis=0)
         return batch
+
+    def sample_rows(self, rows):
+        """The rows ``rows`` of a Hessian sample: ``take(rows)``, stored in
+        ``sample_dtype`` when they are float64."""
+        xp = self.xp
+        if self.X.dtype == self.dtype == xp.float64:
+            return self._take_stored(rows, getattr(xp, self.sample_dtype))
+        return self.take(rows)
 
     # -- parameters
 

@@ -150,18 +150,20 @@ def _results(func, parts, extras, shared, threads, pool=None):
     return list(pool.map(lambda call: _call(func, *call, shared, threads), calls))
 
 
-def _local(part, n_classes):
-    """The in-memory backend of one part ``(X, y, w)``, on its worker."""
+def _local(part, n_classes, dtype=None):
+    """The in-memory backend of one part ``(X, y, w)``, on its worker;
+    ``dtype`` the parameters' (the part's own by default: a Hessian
+    sample's parts may be stored lower, ``ArrayBackend.sample_rows``)."""
     X, y, w = part
-    return ArrayBackend(X, y, w, n_classes, _xp())
+    return ArrayBackend(X, y, w, n_classes, _xp(), dtype)
 
 
-def _map_part(part, kept, fn, n_classes, args):
-    return _local(part, n_classes).map(fn, *args)
+def _map_part(part, kept, fn, n_classes, dtype, args):
+    return _local(part, n_classes, dtype).map(fn, *args)
 
 
-def _map_sum_part(part, kept, fn, n_classes, args):
-    return _local(part, n_classes).map_sum(fn, *args, kept=kept)
+def _map_sum_part(part, kept, fn, n_classes, dtype, args):
+    return _local(part, n_classes, dtype).map_sum(fn, *args, kept=kept)
 
 
 def _add(*parts):
@@ -238,7 +240,8 @@ def _draw(part, seed, share, n_classes):
         permutation = rng.permutation(rows_k.shape[0])
         m = min(rows_k.shape[0], math.ceil(share * rows_k.shape[0]))
         chosen.append(rows_k[permutation[:m]])
-    return _take(part, np.sort(np.concatenate(chosen)))
+    drawn = _local(part, n_classes).sample_rows(np.sort(np.concatenate(chosen)))
+    return drawn.X, drawn.y, drawn.w
 
 
 def _rescale(part, extra, scale):
@@ -528,14 +531,14 @@ class DaskBackend:
     def map(self, fn, *args):
         """``fn`` on every part's blocks, the results kept where the part
         is (a list, one entry per part)."""
-        return self._run("map", _map_part, fn, self.n_classes, args)
+        return self._run("map", _map_part, fn, self.n_classes, self.dtype, args)
 
     def map_sum(self, fn, *args, kept=None):
         """The sum over all rows of ``fn``'s per-block results (as
         ``ArrayBackend.map_sum``), each worker's parts summed there, the
         workers' sums on the client; ``kept`` is the result of ``map``."""
         return self._run(
-            "map_sum", _map_sum_part, fn, self.n_classes, args, extras=kept
+            "map_sum", _map_sum_part, fn, self.n_classes, self.dtype, args, extras=kept
         )
 
     # -- row subsets
@@ -574,7 +577,8 @@ class DaskBackend:
     def sample(self, fraction, min_rows, seed):
         """Newton-CG's Hessian sample, as ``ArrayBackend.sample``, drawn
         within each part (rows of each class in proportion, the part's index
-        in the seed), each class's weights rescaled to its total weight; a
+        in the seed), each class's weights rescaled to its total weight,
+        float64 rows stored in float32 (``ArrayBackend.sample_rows``); a
         ``DaskBackend`` on the same workers, or None when it would be all
         of the rows."""
         positive, class_weight = self.class_totals()

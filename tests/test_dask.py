@@ -121,6 +121,11 @@ def test_sparse_chunks(client):
     assert_allclose(proba.compute(), expected.predict_proba(X), atol=1e-8)
 
 
+def _stored_in_float32(xp, X, y, w):
+    """Per block: (X in float32, w in float32, 1), summed by ``map_sum``."""
+    return np.array([X.dtype == np.float32, w.dtype == np.float32, 1])
+
+
 def test_hessian_sample_within_chunks(client):
     """Newton-CG's Hessian sample is drawn on the workers, in every chunk,
     with each class weighing what it weighs in the data."""
@@ -138,7 +143,11 @@ def test_hessian_sample_within_chunks(client):
     assert sample.where == data.where  # drawn where the parts are
     counts, class_weight = sample.class_totals()
     assert 1000 <= sample.n_rows == counts.sum() <= 1000 + 3 * 6
-    assert_allclose(class_weight, data.class_totals()[1], rtol=1e-12)
+    assert_allclose(class_weight, data.class_totals()[1], rtol=1e-6)
+    # Every block stored in float32 (as ArrayBackend.sample), sums in float64.
+    in_float32, in_float32_w, blocks = sample.map_sum(_stored_in_float32)
+    assert in_float32 == in_float32_w == blocks >= 6
+    assert sample.dtype == np.float64 and class_weight.dtype == np.float64
     assert_array_equal(sample.part_rows() > 100, True)
     larger = data.sample(0.2, 1000, seed=3)
     assert larger.n_rows > sample.n_rows
