@@ -9,7 +9,9 @@ kind of array ``X`` is:
   (``map``, ``map_sum``); the sum of a 0-d value becomes a Python number
   once per pass, in the objective, not once per block;
 - row subsets: mini-batches (``take``), their column support on sparse data
-  (``take_support``, ``support``), and the Hessian sample (``sample``);
+  (``take_support``, ``support``), and the Hessian sample (``sample``,
+  ``sample_rows``), whose float64 rows are stored in float32: a backend's
+  ``dtype`` is its parameters', and its rows may be stored lower;
 - the parameters' memory layout (``parameter_layout``);
 - inner products and ``y += a x`` on parameter-sized arrays (``dot``,
   ``add_scaled``), and the label-indexed gather and scatter of the loss
