@@ -290,22 +290,20 @@ class ArrayBackend:
         """``take(rows)``, the rows and weights stored in ``dtype``, the
         parameters' dtype unchanged. On numpy, dense rows are gathered a
         block at a time into the result, never whole in the data's dtype."""
-        if self.sparse:  # scipy: numpy arrays
-            batch = self.take(rows)
-            X = batch.X
+        if self.numpy and not self.sparse:
+            X = np.empty((rows.shape[0], self.n_features), dtype=dtype)
+            step = max(self.block_bytes // max(1, self.X[:1].nbytes), 1)
+            for start in range(0, rows.shape[0], step):
+                X[start : start + step] = self.X[rows[start : start + step]]
+            return self._with(X, self.y[rows], self.w[rows].astype(dtype))
+        batch = self.take(rows)
+        X, w = batch.X, batch.w
+        if self.sparse:  # scipy, numpy arrays: the data array alone is cast
             X = type(X)((X.data.astype(dtype), X.indices, X.indptr), shape=X.shape)
-            return self._with(X, batch.y, batch.w.astype(dtype))
-        if not self.numpy:
-            batch = self.take(rows)
-            xp = self.xp
-            return self._with(
-                xp.astype(batch.X, dtype), batch.y, xp.astype(batch.w, dtype)
-            )
-        X = np.empty((rows.shape[0], self.n_features), dtype=dtype)
-        step = max(self.block_bytes // max(1, self.X[:1].nbytes), 1)
-        for start in range(0, rows.shape[0], step):
-            X[start : start + step] = self.X[rows[start : start + step]]
-        return self._with(X, self.y[rows], self.w[rows].astype(dtype))
+            w = w.astype(dtype)
+        else:
+            X, w = self.xp.astype(X, dtype), self.xp.astype(w, dtype)
+        return self._with(X, batch.y, w)
 
     def take_support(self, rows, scale=1.0):
         """``take(rows, scale)`` on sparse ``X``, restricted to the columns

@@ -431,10 +431,9 @@ def hessian_sample(objective, fraction, seed, min_rows=0):
     little more accuracy (15k x 200, two classes: 0.22 s to the gap with
     all the rows, 0.08 s with half or three quarters, 0.10 s with a
     tenth; 25k x 200, 10 classes: 5 iterations with half, 4 with 60%).
-    On sparse rows each
-    feature's curvature comes from the few rows that use it, and the
-    penalty bounds it from below: the floor does not apply (it would be all
-    of the rows).
+    On sparse rows each feature's curvature comes from the few rows that
+    use it, and the penalty bounds it from below: the floor does not apply
+    (it would be all of the rows).
     """
     per_class = HESSIAN_ROWS_PER_CLASS * objective.n_classes
     per_feature = 0
