@@ -10,8 +10,8 @@ kind of array ``X`` is:
   once per pass, in the objective, not once per block;
 - row subsets: mini-batches (``take``), their column support on sparse data
   (``take_support``, ``support``), and the Hessian sample (``sample``,
-  ``sample_rows``), whose float64 rows are stored in float32: a backend's
-  ``dtype`` is its parameters', and its rows may be stored lower;
+  ``sample_rows``), whose float64 rows are stored in float32; a pass
+  takes its arguments, and gives its results, in the rows' dtype;
 - the parameters' memory layout (``parameter_layout``);
 - inner products and ``y += a x`` on parameter-sized arrays (``dot``,
   ``add_scaled``), and the label-indexed gather and scatter of the loss
@@ -123,14 +123,19 @@ def subtract_at_labels(G_t, y, w, xp):
         G_t -= xp.astype(mask, G_t.dtype) * w
 
 
-def _cast_parts(parts, dtype, xp):
+def as_dtype(parts, dtype, xp):
     """``parts`` (an array, a 0-d array or number, None, or a tuple of them)
-    with its floating arrays in ``dtype``; other entries unchanged."""
+    with its floating arrays in ``dtype``, cast only where they differ;
+    other entries unchanged."""
     if isinstance(parts, tuple):
-        return tuple(_cast_parts(part, dtype, xp) for part in parts)
+        return tuple(as_dtype(part, dtype, xp) for part in parts)
     if isinstance(parts, (np.ndarray, np.floating)):
         return parts.astype(dtype, copy=False) if parts.dtype.kind == "f" else parts
-    if hasattr(parts, "dtype") and xp.isdtype(parts.dtype, "real floating"):
+    if (
+        hasattr(parts, "dtype")
+        and parts.dtype != dtype
+        and xp.isdtype(parts.dtype, "real floating")
+    ):
         return xp.astype(parts, dtype)
     return parts
 
@@ -183,17 +188,18 @@ class ArrayBackend:
     #: the sampling error (tens of percent on a tenth of the rows), against
     #: float32's rounding of 6e-8: its products lose nothing that matters,
     #: and BLAS's sgemm and scipy's float32 sparse kernels run them about
-    #: twice as fast, on a copy half the size. The gradient, the line search,
-    #: and so the optimum and the stopping test, stay in float64.
+    #: twice as fast, on a copy half the size; the conjugate gradients'
+    #: vectors, in the sample's dtype, are half the size too. The gradient,
+    #: the line search, and so the optimum and the stopping test, stay in
+    #: float64.
     sample_dtype = "float32"
 
-    def __init__(self, X, y, w, n_classes, xp, dtype=None):
+    def __init__(self, X, y, w, n_classes, xp):
         self.X, self.y, self.w = X, y, w
         self.n_classes, self.xp = n_classes, xp
         self.n_rows, self.n_features = X.shape
-        # The parameters' dtype: that of map_sum's results, and of the
-        # arguments map and map_sum take; the rows may be stored lower.
-        self.dtype = X.dtype if dtype is None else dtype
+        # The dtype of the passes' results, and of the arguments they take.
+        self.dtype = X.dtype
         self.sparse = sp.issparse(X)
         self.device = getattr(w, "device", None)
         self.numpy = _is_numpy_namespace(xp)
@@ -206,7 +212,7 @@ class ArrayBackend:
         return self.xp.asarray(a, dtype=dtype, device=self.device)
 
     def _with(self, X, y, w):
-        return ArrayBackend(X, y, w, self.n_classes, self.xp, self.dtype)
+        return ArrayBackend(X, y, w, self.n_classes, self.xp)
 
     # -- passes over the rows
 
@@ -237,7 +243,7 @@ class ArrayBackend:
     def map(self, fn, *args):
         """``fn(xp, X_b, y_b, w_b, *args)`` on every block, the results kept
         per block (e.g. a forward pass reused by several Hessian products),
-        in the rows' dtype."""
+        in the rows' dtype (``_stored``)."""
         args = self._stored(args)
         return [fn(self.xp, *block, *args) for block in self.blocks()]
 
@@ -245,9 +251,8 @@ class ArrayBackend:
         """The sum over the blocks of ``fn(xp, X_b, y_b, w_b, *args)``, or of
         ``fn(xp, X_b, y_b, w_b, kept_b, *args)`` with ``kept`` the result of
         ``map``. Results are arrays, 0-d arrays, or tuples of them (None
-        entries stay None); the first block's are summed into in place.
-        Rows stored in a lower precision (``sample``) take the arguments in
-        theirs, and the sums come back in the parameters' dtype."""
+        entries stay None), in the rows' dtype (``_stored``); the first
+        block's are summed into in place."""
         args = self._stored(args)
         blocks = self.blocks()
         total = None
@@ -255,17 +260,15 @@ class ArrayBackend:
             extra = () if kept is None else (kept[i],)
             part = fn(self.xp, *block, *extra, *args)
             total = part if i == 0 else _sum_parts(total, part)
-        if self.X.dtype == self.dtype:
-            return total
-        return _cast_parts(total, self.dtype, self.xp)
+        return total
 
     def _stored(self, args):
-        """The parameter-dtype arrays among ``args`` in the rows' dtype: a
-        product of float32 rows with a float64 array would copy the rows to
-        float64 first."""
-        if self.X.dtype == self.dtype:
-            return args
-        return _cast_parts(args, self.X.dtype, self.xp)
+        """The floating arrays among ``args`` in the rows' dtype: a product
+        of float32 rows (a Hessian sample, ``sample_rows``) with a float64
+        array would copy the rows to float64 first. A pass's results are in
+        the rows' dtype too: on a sample, the whole of Newton-CG's
+        conjugate gradients runs in float32."""
+        return as_dtype(args, self.X.dtype, self.xp)
 
     # -- row subsets
 
@@ -287,9 +290,9 @@ class ArrayBackend:
         return self._with(X, y, w * scale)
 
     def _take_stored(self, rows, dtype):
-        """``take(rows)``, the rows and weights stored in ``dtype``, the
-        parameters' dtype unchanged. On numpy, dense rows are gathered a
-        block at a time into the result, never whole in the data's dtype."""
+        """``take(rows)``, the rows and weights stored in ``dtype``. On
+        numpy, dense rows are gathered a block at a time into the result,
+        never whole in the data's dtype."""
         if self.numpy and not self.sparse:
             X = np.empty((rows.shape[0], self.n_features), dtype=dtype)
             step = max(self.block_bytes // max(1, self.X[:1].nbytes), 1)
@@ -376,11 +379,17 @@ class ArrayBackend:
 
     def sample_rows(self, rows):
         """The rows ``rows`` of a Hessian sample: ``take(rows)``, stored in
-        ``sample_dtype`` when they are float64."""
-        xp = self.xp
-        if self.X.dtype == self.dtype == xp.float64:
-            return self._take_stored(rows, getattr(xp, self.sample_dtype))
+        ``sample_storage``'s dtype."""
+        stored = self.sample_storage(self.X.dtype, self.xp)
+        if stored != self.X.dtype:
+            return self._take_stored(rows, stored)
         return self.take(rows)
+
+    @classmethod
+    def sample_storage(cls, dtype, xp):
+        """The dtype in which a Hessian sample of rows in ``dtype`` is
+        stored: ``sample_dtype`` for float64 rows, ``dtype`` otherwise."""
+        return getattr(xp, cls.sample_dtype) if dtype == xp.float64 else dtype
 
     # -- parameters
 

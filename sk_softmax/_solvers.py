@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._backend import add_scaled as _add_scaled
+from ._backend import as_dtype
 from ._backend import dot as _dot
 from ._optimizers import BacktrackingLipschitz, LBFGSDirection, NesterovMomentum
 
@@ -484,7 +485,8 @@ def newton_cg(objective, P, f, g, threshold, *, seed, max_cg=200):
     sample of the rows, stratified by class (``hessian_sample``: a tenth of
     them, at least 2000, 40 per class and on dense rows 75 per feature,
     drawn with ``seed``, weights rescaled so that each class weighs what it
-    weighs in the data; float64 rows stored in float32), so that a
+    weighs in the data; float64 rows stored in float32, and the conjugate
+    gradients run in float32 with them), so that a
     conjugate-gradient step, one Hessian-vector product by hand
     (``objective.hessp``), costs a fraction of a pass over the data on a
     large data set (Byrd, Chin, Neveitt and Nocedal, 2011). The
@@ -567,6 +569,9 @@ def _newton_direction(model, P, g, tolerance, max_cg, direct):
     g_model = g
     if index is not None:
         P, g_model = (objective.product_layout(A[:, index]) for A in (P, g))
+    # In the dtype of the Hessian's rows (float32 for a sample of float64
+    # rows), that of its products: the conjugate gradients' vectors too.
+    P, g_model = as_dtype((P, g_model), objective.data.dtype, xp)
     forward = objective.probabilities_t(P)  # one forward pass for both
     d = _direct_step(objective, P, g_model, forward) if direct else None
     if d is None:
@@ -579,7 +584,7 @@ def _newton_direction(model, P, g, tolerance, max_cg, direct):
             objective.feature_curvature(P, forward),
         )
     if index is None:
-        return d
+        return as_dtype(d, g.dtype, xp)
     full = g / -objective.penalty.l2
     full[:, index] = d
     return full

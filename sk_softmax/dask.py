@@ -150,20 +150,18 @@ def _results(func, parts, extras, shared, threads, pool=None):
     return list(pool.map(lambda call: _call(func, *call, shared, threads), calls))
 
 
-def _local(part, n_classes, dtype=None):
-    """The in-memory backend of one part ``(X, y, w)``, on its worker;
-    ``dtype`` the parameters' (the part's own by default: a Hessian
-    sample's parts may be stored lower, ``ArrayBackend.sample_rows``)."""
+def _local(part, n_classes):
+    """The in-memory backend of one part ``(X, y, w)``, on its worker."""
     X, y, w = part
-    return ArrayBackend(X, y, w, n_classes, _xp(), dtype)
+    return ArrayBackend(X, y, w, n_classes, _xp())
 
 
-def _map_part(part, kept, fn, n_classes, dtype, args):
-    return _local(part, n_classes, dtype).map(fn, *args)
+def _map_part(part, kept, fn, n_classes, args):
+    return _local(part, n_classes).map(fn, *args)
 
 
-def _map_sum_part(part, kept, fn, n_classes, dtype, args):
-    return _local(part, n_classes, dtype).map_sum(fn, *args, kept=kept)
+def _map_sum_part(part, kept, fn, n_classes, args):
+    return _local(part, n_classes).map_sum(fn, *args, kept=kept)
 
 
 def _add(*parts):
@@ -510,14 +508,14 @@ class DaskBackend:
         """The worker of each part (None in this process)."""
         return self.runner.where(self.parts)
 
-    def _with(self, parts, n_rows):
+    def _with(self, parts, n_rows, dtype=None):
         return DaskBackend(
             self.runner,
             parts,
             n_rows=n_rows,
             n_features=self.n_features,
             n_classes=self.n_classes,
-            dtype=self.dtype,
+            dtype=self.dtype if dtype is None else dtype,
             sparse=self.sparse,
         )
 
@@ -531,14 +529,14 @@ class DaskBackend:
     def map(self, fn, *args):
         """``fn`` on every part's blocks, the results kept where the part
         is (a list, one entry per part)."""
-        return self._run("map", _map_part, fn, self.n_classes, self.dtype, args)
+        return self._run("map", _map_part, fn, self.n_classes, args)
 
     def map_sum(self, fn, *args, kept=None):
         """The sum over all rows of ``fn``'s per-block results (as
         ``ArrayBackend.map_sum``), each worker's parts summed there, the
         workers' sums on the client; ``kept`` is the result of ``map``."""
         return self._run(
-            "map_sum", _map_sum_part, fn, self.n_classes, self.dtype, args, extras=kept
+            "map_sum", _map_sum_part, fn, self.n_classes, args, extras=kept
         )
 
     # -- row subsets
@@ -589,7 +587,8 @@ class DaskBackend:
         seeds = [(seed, i) for i in range(len(self.parts))]
         share = n_sample / n_positive
         drawn = self._run("map", _draw, share, self.n_classes, extras=seeds)
-        sample = self._with(drawn, n_rows=0)
+        stored = ArrayBackend.sample_storage(self.dtype, self.xp)
+        sample = self._with(drawn, n_rows=0, dtype=stored)
         counts, sampled = sample.class_totals()
         sample.n_rows = int(counts.sum())
         scale = class_weight / np.where(sampled > 0, sampled, 1.0)

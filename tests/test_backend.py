@@ -431,10 +431,10 @@ def test_sample_of_sparse_rows(fmt):
 
 def test_sample_of_float64_rows_is_stored_in_float32():
     """The Hessian sample of float64 rows stores its rows and weights in
-    float32, gathered without a float64 copy of them, and keeps the
-    parameters' dtype: ``map`` and ``map_sum`` take float64 arguments,
-    work in float32 (the rows are never cast up), and sum into float64.
-    float32 rows are sampled as they are."""
+    float32, gathered without a float64 copy of them: ``map`` and
+    ``map_sum`` take float64 arguments and work in float32 (the rows are
+    never cast up), their results float32 too. float32 rows are sampled as
+    they are."""
     n, d, K = 4000, 50, 4
     rng = np.random.default_rng(3)
     X = rng.standard_normal((n, d))
@@ -446,7 +446,7 @@ def test_sample_of_float64_rows_is_stored_in_float32():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     rows = sampled_rows(data, sample)
-    assert sample.X.dtype == sample.w.dtype == np.float32 and sample.dtype == np.float64
+    assert sample.X.dtype == sample.w.dtype == sample.dtype == np.float32
     assert_array_equal(sample.X, X[rows].astype(np.float32))
     # The float32 rows (half of a float64 copy) and small bookkeeping only.
     assert peak < 0.75 * X[rows].nbytes
@@ -460,13 +460,13 @@ def test_sample_of_float64_rows_is_stored_in_float32():
     V = rng.standard_normal((d, 2))
     M, total = sample.map_sum(block_fn, V)
     assert set(seen) == {(np.dtype(np.float32),) * 3}
-    assert M.dtype == np.float64 and np.asarray(total).dtype == np.float64
+    assert M.dtype == np.float32 and np.asarray(total).dtype == np.float32
     Xs, ws = X[rows], sample.w.astype(np.float64)
     assert_allclose(M, Xs.T @ (ws[:, None] * (Xs @ V)), rtol=1e-4)
     assert sample.map(block_fn, V)[0][0].dtype == np.float32  # kept as computed
 
     sparse = backend(sp.csr_array(X), y, w, K).sample(0.5, 10, seed=0)
-    assert sparse.X.dtype == np.float32 and sparse.dtype == np.float64
+    assert sparse.X.dtype == sparse.dtype == np.float32
     assert_array_equal(sparse.X.toarray(), sample.X)
     single = backend(X.astype(np.float32), y, w.astype(np.float32), K)
     assert single.sample(0.5, 10, seed=0).X.dtype == np.float32

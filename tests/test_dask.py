@@ -144,10 +144,10 @@ def test_hessian_sample_within_chunks(client):
     counts, class_weight = sample.class_totals()
     assert 1000 <= sample.n_rows == counts.sum() <= 1000 + 3 * 6
     assert_allclose(class_weight, data.class_totals()[1], rtol=1e-6)
-    # Every block stored in float32 (as ArrayBackend.sample), sums in float64.
+    # Every block stored in float32 (as ArrayBackend.sample), sums too.
     in_float32, in_float32_w, blocks = sample.map_sum(_stored_in_float32)
     assert in_float32 == in_float32_w == blocks >= 6
-    assert sample.dtype == np.float64 and class_weight.dtype == np.float64
+    assert sample.dtype == np.float32
     assert_array_equal(sample.part_rows() > 100, True)
     larger = data.sample(0.2, 1000, seed=3)
     assert larger.n_rows > sample.n_rows

@@ -765,8 +765,9 @@ def test_on_sample_is_the_objective_on_the_sampled_rows():
     assert obj.on_sample(1.0, 1, seed=0) is obj
     sample = obj.on_sample(0.25, 10, seed=0)
     assert sample is not obj and 100 <= sample.n_rows <= 103
-    # Its rows are stored in float32 (``ArrayBackend.sample``); in float64
-    # they give the same numbers to float32's precision, in float64.
+    # Its rows are stored in float32 (``ArrayBackend.sample``), and its
+    # passes work in float32: the same numbers as in float64 to float32's
+    # precision.
     assert sample.data.X.dtype == np.float32
     X_s, w_s = (a.astype(np.float64) for a in (sample.data.X, sample.data.w))
     direct = objective(X_s, sample.data.y, w_s, alpha=0.05)
@@ -780,7 +781,7 @@ def test_on_sample_is_the_objective_on_the_sampled_rows():
             direct.smooth_value_and_gradient(P)[1],
         ),
     ]:
-        assert got.dtype == np.float64
+        assert got.dtype == np.float32
         assert_allclose(got, expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
     # The sample is deterministic for a seed.
     again = obj.on_sample(0.25, 10, seed=0)
