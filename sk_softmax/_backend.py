@@ -90,6 +90,28 @@ def add_scaled(y, a, x, xp):
         y += a * x
 
 
+def scaled_abs_max(A, scales, xp):
+    """``max_kj |A_kj| / scales_j`` as a float, ``scales`` one positive
+    number per column of ``A``, without a temporary the size of ``A``
+    (160 MB on 1M features and 20 classes).
+
+    numpy: ``|A| / scales`` on blocks of ``BLAS_MIN_ENTRIES`` entries. A
+    reduction over the rows of a column-major ``A`` (sparse data's layout,
+    ``ArrayBackend.parameter_layout``) runs along its short contiguous
+    columns, about three times slower than these blocks (118 against 43 ms
+    at 20 x 1M). Other namespaces: each column's largest and smallest
+    entries, a few operations in all (each one a kernel on a GPU).
+    """
+    if isinstance(A, np.ndarray):
+        step = max(1, BLAS_MIN_ENTRIES // max(1, A.shape[0]))
+        return max(
+            float(np.max(np.abs(A[:, j : j + step]) / scales[j : j + step]))
+            for j in range(0, A.shape[1], step)
+        )
+    column_max = xp.maximum(xp.max(A, axis=0), -xp.min(A, axis=0))
+    return float(xp.max(column_max / scales))
+
+
 def positive_part(a, xp):
     """``max(a, 0)`` elementwise: numpy's ``maximum`` with a scalar; the
     standard's ``clip`` elsewhere (torch's ``maximum`` takes arrays only)."""

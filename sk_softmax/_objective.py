@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from . import _loss
-from ._backend import ArrayBackend
+from ._backend import ArrayBackend, scaled_abs_max
 from ._penalties import ElasticNet
 
 
@@ -320,10 +320,7 @@ class SoftmaxObjective:
     def scaled_max(self, A):
         """``max_kj |A_kj| / r_j``: the max-norm of an array shaped like ``P``
         with each column divided by its feature's scale ``r_j``."""
-        xp = self.xp
-        # Per column first: no temporary the size of A (160 MB on 1M x 20).
-        column_max = xp.maximum(xp.max(A, axis=0), -xp.min(A, axis=0))
-        return float(xp.max(column_max / self.feature_scales()[0]))
+        return scaled_abs_max(A, self.feature_scales()[0], self.xp)
 
     def rounding_level(self):
         """The size of the rounding errors of the scaled gradient, an

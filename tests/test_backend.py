@@ -20,6 +20,7 @@ from sk_softmax._backend import (
     add_scaled,
     dot,
     label_values,
+    scaled_abs_max,
     subtract_at_labels,
 )
 
@@ -99,6 +100,34 @@ def test_level_one_blas_on_large_arrays_only_and_from_one_library(monkeypatch):
         add_scaled(y, 2.0, x, np)
         assert_array_equal(y, 3.0)
         assert calls == expected
+
+
+@pytest.mark.parametrize("order", ["C", "F", "view"])
+@pytest.mark.parametrize("columns", [7, 100_000])  # one block, then 31
+def test_scaled_abs_max_is_the_plain_formula_without_a_temporary(order, columns):
+    """``scaled_abs_max`` is ``max |A| / scales`` in every layout, the
+    largest entry in any block and of either sign, and makes no array the
+    size of ``A``; a non-numpy namespace gives the same number."""
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((20, columns + 1))
+    A = A[:, :columns] if order == "view" else np.asarray(A[:, :columns], order=order)
+    scales = rng.uniform(0.5, 2.0, columns)
+    for j, sign in [(columns - 1, -1.0), (columns // 2, 1.0)]:
+        A[3, j] = sign * 50.0 * scales[j]  # the largest, in the last block first
+        tracemalloc.start()
+        try:
+            result = scaled_abs_max(A, scales, np)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert isinstance(result, float)
+        assert result == pytest.approx(np.max(np.abs(A) / scales), rel=1e-15)
+        assert result == pytest.approx(50.0, rel=1e-15)
+        if columns > 7:
+            assert peak < A.nbytes / 10
+    xp = generic_namespace()
+    other = scaled_abs_max(xp.asarray(np.array(A)), xp.asarray(scales), xp)
+    assert other == pytest.approx(result, rel=1e-15)
 
 
 # ------------------------------------------------------------ labels
