@@ -9,7 +9,8 @@ kind of array ``X`` is:
   (``map``, ``map_sum``); the sum of a 0-d value becomes a Python number
   once per pass, in the objective, not once per block;
 - row subsets: mini-batches (``take``), their column support on sparse data
-  (``take_support``, ``support``), and the Hessian sample (``sample``,
+  (``take_support``, ``support``), sparse rows with an empty column for
+  the intercepts (``padded``), and the Hessian sample (``sample``,
   ``sample_rows``), whose float64 rows are stored in float32; a pass
   takes its arguments, and gives its results, in the rows' dtype;
 - the parameters' memory layout (``parameter_layout``);
@@ -62,8 +63,10 @@ def _blas_operands(a, b, dtypes=(np.float32, np.float64)):
         and a.dtype == b.dtype
         and a.dtype in dtypes
         and a.shape == b.shape
-        and a.strides == b.strides
-        and (a.flags.c_contiguous or a.flags.f_contiguous)
+        and (
+            (a.flags.c_contiguous and b.flags.c_contiguous)
+            or (a.flags.f_contiguous and b.flags.f_contiguous)
+        )
     )
 
 
@@ -360,6 +363,26 @@ class ArrayBackend:
             shape=(X.shape[0], columns.shape[0]),
         )
         return self._with(X_used, self.y, self.w), columns
+
+    def padded(self):
+        """These rows with one more column, empty, after the others: CSR
+        ``X`` on numpy, sharing ``X``'s arrays (nothing is copied); None
+        for other rows.
+
+        A product of these rows with a parameter array ``P`` of ``d + 1``
+        columns is the product with its first ``d`` (the last one meets
+        only zeros), and the backward product comes out with ``d + 1``
+        columns, shaped like ``P``: the objective writes the intercepts'
+        part into the last one, where joining it to a ``(K, d)`` result
+        would copy the whole array once more
+        (``SoftmaxObjective._joined_sum``)."""
+        if not (self.numpy and self.sparse and self.X.format == "csr"):
+            return None
+        X = self.X
+        X_padded = type(X)(
+            (X.data, X.indices, X.indptr), shape=(X.shape[0], X.shape[1] + 1)
+        )
+        return self._with(X_padded, self.y, self.w)
 
     def sample(self, fraction, min_rows, seed):
         """A random sample of the rows with positive weight, stratified by

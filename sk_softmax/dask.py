@@ -602,6 +602,11 @@ class DaskBackend:
         would be a reduction over the workers, for the same step)."""
         return None
 
+    def padded(self):
+        """None: the rows stay as they are on the workers
+        (``ArrayBackend.padded`` pads CSR rows in memory only)."""
+        return None
+
     # -- parameters
 
     def parameter_layout(self, P):

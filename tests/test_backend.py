@@ -55,12 +55,18 @@ def test_dot_and_add_scaled_are_the_plain_formulas(dtype, layouts, columns):
     assert_array_equal(x, x_before)
 
 
-@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("order", ["C", "F", "row"])
 def test_dot_and_add_scaled_make_no_temporary_on_one_layout(order):
     """On two float64 arrays of one layout, neither makes an array the size of
-    its operands (``sum(a * b)`` and ``y += a * x`` would)."""
-    x = np.ones((20, 5000), order=order)
-    y = np.ones((20, 5000), order=order)
+    its operands (``sum(a * b)`` and ``y += a * x`` would); a single row is
+    one layout whatever its (meaningless) stride between rows."""
+    if order == "row":  # strides (800000, 8) and (8, 8)
+        x = np.asfortranarray(np.ones((1, 100_000)))
+        y = np.ones((100_000, 1)).T
+        assert x.strides != y.strides
+    else:
+        x = np.ones((20, 5000), order=order)
+        y = np.ones((20, 5000), order=order)
     tracemalloc.start()
     try:
         dot(x, y, np)
@@ -325,6 +331,26 @@ def test_take_support_keeps_the_batch_columns():
     assert_array_equal(batch.X.toarray(), X[rows][:, columns])
     assert_allclose(batch.w, 10.0 * w[rows])
     assert_array_equal(batch.y, y[rows])
+
+
+@pytest.mark.parametrize("container", [sp.csr_array, sp.csr_matrix])
+def test_padded_csr_rows_share_X_and_add_an_empty_column(container):
+    """``padded``: CSR rows with one more, empty, column, sharing all of
+    ``X``'s arrays; None for dense and CSC rows."""
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((30, 10))
+    X[rng.uniform(size=X.shape) < 0.5] = 0.0
+    y, w = rng.integers(0, 3, size=30), np.full(30, 1 / 30)
+    X_csr = container(X)
+    padded = backend(X_csr, y, w).padded()
+    assert padded.X.shape == (30, 11) and padded.n_features == 11
+    assert type(padded.X) is container
+    assert_array_equal(padded.X.toarray(), np.column_stack([X, np.zeros(30)]))
+    for name in ("data", "indices", "indptr"):
+        assert np.shares_memory(getattr(padded.X, name), getattr(X_csr, name))
+    assert padded.y is y and padded.w is w
+    assert backend(X, y, w).padded() is None
+    assert backend(sp.csc_array(X), y, w).padded() is None
 
 
 def test_support_restricts_csr_rows_to_their_columns():

@@ -213,6 +213,43 @@ def test_sparse_objective_does_not_copy_X(sparse_container):
     assert peak < X_bytes / 4, (peak, X_bytes)
 
 
+@pytest.mark.parametrize("binary", [False, True])
+def test_sparse_gradient_and_products_make_one_parameter_array(binary):
+    """On CSR rows with an intercept, the gradient and a Hessian product are
+    computed shaped like ``P`` (``SoftmaxObjective._joined_sum``): one new
+    array of ``P``'s size each, where joining a ``(K, d)`` result to the
+    intercepts' part made two. The numbers are the dense objective's."""
+    rng = np.random.default_rng(4)
+    n, d, K = 60, 100_000, 2 if binary else 3
+    X = sp.random_array((n, d), density=2e-4, random_state=rng, format="csr")
+    y = np.arange(n) % K
+    w = np.full(n, 1.0 / n)
+    obj = objective(X, y, w, K=K, alpha=0.1)
+    if binary:
+        obj = LogisticObjective(obj.data, alpha=0.1, l1_ratio=0.0, fit_intercept=True)
+    P = obj.product_layout(rng.standard_normal((obj.n_outputs, d + 1)))
+    forward = obj.probabilities_t(P)
+    hessp = obj.hessp(P, forward)
+    for compute in (lambda: obj.smooth_value_and_gradient(P)[1], lambda: hessp(P)):
+        tracemalloc.start()
+        try:
+            result = compute()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert result.shape == P.shape and result.flags.f_contiguous
+        assert P.nbytes <= peak < 1.5 * P.nbytes
+    dense = type(obj)(
+        type(obj.data)(X.toarray(), y, w, K, np),
+        alpha=0.1,
+        l1_ratio=0.0,
+        fit_intercept=True,
+    )
+    _, g = obj.smooth_value_and_gradient(P)
+    assert_allclose(g, dense.smooth_value_and_gradient(P)[1], rtol=1e-12, atol=1e-15)
+    assert_allclose(hessp(P), dense.hessp(P)(P), rtol=1e-12, atol=1e-15)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_intercept_gradient_sums_to_zero_with_elastic_net(dtype, seed):
