@@ -14,8 +14,9 @@ kind of array ``X`` is:
   ``sample_rows``), whose float64 rows are stored in float32; a pass
   takes its arguments, and gives its results, in the rows' dtype;
 - the parameters' memory layout (``parameter_layout``);
-- inner products and ``y += a x`` on parameter-sized arrays (``dot``,
-  ``add_scaled``), and the label-indexed gather and scatter of the loss
+- inner products, ``y += a x`` and 1-norms on parameter-sized arrays
+  (``dot``, ``add_scaled``, ``norm1``), and the label-indexed gather and
+  scatter of the loss
   (``label_values``, ``subtract_at_labels``).
 
 ``ArrayBackend`` is the backend of arrays in memory: numpy and scipy sparse
@@ -80,6 +81,16 @@ def dot(a, b, xp):
     if _blas_operands(a, b, dtypes=(np.float64,)):
         return float(blas.ddot(a.ravel(order="K"), b.ravel(order="K")))
     return float(xp.sum(a * b))
+
+
+def norm1(a, xp):
+    """``sum |a|`` over all entries, as a float: BLAS's asum on the memory
+    of large contiguous numpy arrays (``BLAS_MIN_ENTRIES``), without the
+    temporary ``|a|``; ``xp.sum(xp.abs(a))`` otherwise."""
+    if _blas_operands(a, a):
+        asum = blas.dasum if a.dtype == np.float64 else blas.sasum
+        return float(asum(a.ravel(order="K")))
+    return float(xp.sum(xp.abs(a)))
 
 
 def add_scaled(y, a, x, xp):

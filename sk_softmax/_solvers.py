@@ -34,6 +34,7 @@ import numpy as np
 from ._backend import add_scaled as _add_scaled
 from ._backend import as_dtype
 from ._backend import dot as _dot
+from ._backend import norm1 as _norm1
 from ._optimizers import BacktrackingLipschitz, LBFGSDirection, NesterovMomentum
 
 
@@ -173,10 +174,6 @@ def minimize(objective, P, *, method, max_iter, tol, scale, report, seed=0, **op
 
 def _finfo_eps(P, xp):
     return float(xp.finfo(P.dtype).eps)
-
-
-def _norm1(a, xp):
-    return float(xp.sum(xp.abs(a)))
 
 
 def gradient_descent(objective, P, f, g, threshold, *, learning_rate):
@@ -364,12 +361,17 @@ def _conjugate_gradient(hessp, g, tolerance, max_iter, xp, diagonal):
     return d
 
 
-def _backtracking_line_search(objective, P, f, g, d, gd, *, c1=1e-4, max_trials=40):
+def _backtracking_line_search(
+    objective, P, f, g_norm1, d, gd, *, c1=1e-4, max_trials=40
+):
     """The Newton step ``t = 1`` along ``d``, shortened until ``f(P + t d) <=
     f + c1 t <g, d>`` (Armijo), each new trial the minimiser of the quadratic
     through ``f``, the slope ``gd`` and the rejected value, kept within
     ``[0.1 t, 0.5 t]``. As in ``_wolfe_line_search``, a step that leaves ``f``
-    unchanged to rounding but reduces the gradient is accepted.
+    unchanged to rounding but reduces the gradient (its 1-norm, ``g_norm1``
+    at ``P``) is accepted. The gradient at ``P`` itself is not needed: the
+    caller can free it before the trials' gradient passes, the peak of a
+    Newton iteration's memory.
 
     Returns ``(t, P_new, f_new, g_new)``, or None if no trial succeeds."""
     xp = objective.xp
@@ -378,7 +380,7 @@ def _backtracking_line_search(objective, P, f, g, d, gd, *, c1=1e-4, max_trials=
     for _ in range(max_trials):
         P_new = P + t * d
         f_new, g_new = objective.smooth_value_and_gradient(P_new)
-        if abs(f_new - f) <= 16 * eps * abs(f) and _norm1(g_new, xp) < _norm1(g, xp):
+        if abs(f_new - f) <= 16 * eps * abs(f) and _norm1(g_new, xp) < g_norm1:
             return t, P_new, f_new, g_new
         if f_new <= f + c1 * t * gd:
             return t, P_new, f_new, g_new
@@ -525,10 +527,13 @@ def newton_cg(objective, P, f, g, threshold, *, seed, max_cg=200):
         gd = _dot(g, d, xp)
         if not gd < 0:  # no curvature information: steepest descent
             d, gd = -g, -(g_norm**2)
-        step = _backtracking_line_search(objective, P, f, g, d, gd)
+        g_norm1 = _norm1(g, xp)
+        del g  # a parameter array fewer during the line search's passes
+        step = _backtracking_line_search(objective, P, f, g_norm1, d, gd)
         if step is None:  # no decrease possible in floating point: as close as it gets
             return "precision"
         t, P, f, g = step
+        del step  # it would keep this gradient through the next line search
         opt, opt_before = objective.optimality(P, g), opt
         misleads = eta < 0.1 and (t < 1 or opt > 0.5 * opt_before)
         if curvature is not objective and misleads:  # at least twice the rows

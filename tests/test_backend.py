@@ -20,6 +20,7 @@ from sk_softmax._backend import (
     add_scaled,
     dot,
     label_values,
+    norm1,
     scaled_abs_max,
     subtract_at_labels,
 )
@@ -31,9 +32,10 @@ from sk_softmax._backend import (
 @pytest.mark.parametrize("layouts", ["CC", "FF", "CF", "FC", "view"])
 @pytest.mark.parametrize("columns", [7, 30_000])  # numpy's loops, then BLAS
 def test_dot_and_add_scaled_are_the_plain_formulas(dtype, layouts, columns):
-    """``dot`` and ``add_scaled`` (BLAS on the memory of large arrays of one
-    layout, numpy otherwise) compute ``sum(a * b)`` and ``y += a * x`` for
-    every pair of layouts, in place for ``y``, leaving ``x`` alone."""
+    """``dot``, ``add_scaled`` and ``norm1`` (BLAS on the memory of large
+    arrays of one layout, numpy otherwise) compute ``sum(a * b)``, ``y += a
+    * x`` and ``sum |a|`` for every pair of layouts, in place for ``y``,
+    leaving ``x`` alone."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, columns)).astype(dtype)
     y = rng.standard_normal((3, columns)).astype(dtype)
@@ -47,6 +49,8 @@ def test_dot_and_add_scaled_are_the_plain_formulas(dtype, layouts, columns):
     result = dot(x, y, np)
     assert isinstance(result, float)
     assert_allclose(result, np.sum(x_before * y_before), rtol=rtol)
+    assert isinstance(norm1(x, np), float)
+    assert_allclose(norm1(x, np), np.sum(np.abs(x_before)), rtol=rtol)
     y_id = id(y)
     add_scaled(y, -0.75, x, np)
     assert id(y) == y_id and y.dtype == dtype
@@ -57,9 +61,10 @@ def test_dot_and_add_scaled_are_the_plain_formulas(dtype, layouts, columns):
 
 @pytest.mark.parametrize("order", ["C", "F", "row"])
 def test_dot_and_add_scaled_make_no_temporary_on_one_layout(order):
-    """On two float64 arrays of one layout, neither makes an array the size of
-    its operands (``sum(a * b)`` and ``y += a * x`` would); a single row is
-    one layout whatever its (meaningless) stride between rows."""
+    """On two float64 arrays of one layout, none of ``dot``, ``add_scaled``
+    and ``norm1`` makes an array the size of its operands (``sum(a * b)``,
+    ``y += a * x`` and ``sum(abs(a))`` would); a single row is one layout
+    whatever its (meaningless) stride between rows."""
     if order == "row":  # strides (800000, 8) and (8, 8)
         x = np.asfortranarray(np.ones((1, 100_000)))
         y = np.ones((100_000, 1)).T
@@ -71,6 +76,7 @@ def test_dot_and_add_scaled_make_no_temporary_on_one_layout(order):
     try:
         dot(x, y, np)
         add_scaled(y, 2.0, x, np)
+        assert norm1(x, np) == x.size
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

@@ -7,6 +7,7 @@ they are for."""
 
 import math
 import tracemalloc
+import weakref
 
 import numpy as np
 import pytest
@@ -825,6 +826,33 @@ def test_lbfgs_preconditioning_saves_iterations(monkeypatch):
         assert result.status == "converged"
         n_iters[name] = result.n_iter
     assert n_iters["plain"] > 2 * n_iters["scaled"]
+
+
+def test_newton_cg_line_search_holds_no_earlier_gradient(monkeypatch):
+    """When Newton-CG's line search starts, every gradient computed so far
+    has been freed (only its 1-norm is passed on): the trials' gradient
+    passes, the peak of an iteration's memory, run with one parameter array
+    fewer."""
+    obj = rare_feature_problem()
+    gradients, alive = [], []
+    evaluate = obj.smooth_value_and_gradient
+
+    def tracked(P):
+        f, g = evaluate(P)
+        gradients.append(weakref.ref(g))
+        return f, g
+
+    search = solvers._backtracking_line_search
+
+    def counting(*args, **kwargs):
+        alive.append(sum(ref() is not None for ref in gradients))
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(obj, "smooth_value_and_gradient", tracked)
+    monkeypatch.setattr(solvers, "_backtracking_line_search", counting)
+    result = run("newton-cg", obj, obj.product_layout(zeros(obj)), tol=1e-8)
+    assert result.status == "converged" and len(alive) >= 3
+    assert alive == [0] * len(alive)
 
 
 def wide_sparse_problem():
