@@ -971,25 +971,39 @@ def test_newton_cg_makes_one_forward_pass_an_iteration_for_its_curvature(
     assert len(passes) == result.n_iter
 
 
-def test_newton_cg_solves_the_first_step_tighter(monkeypatch):
+@pytest.mark.parametrize("min_rows", [None, 600, 1_800])
+def test_newton_cg_forcing_term_is_capped_by_the_sample_share(monkeypatch, min_rows):
     """The first Newton step is solved to a relative residual of 0.1, the
-    later ones to ``min(0.5, sqrt(||g|| / ||g_0||))``."""
-    obj = make_problem(seed=13, n=500)
+    later ones to ``min(eta_max, sqrt(||g|| / ||g_0||))``, ``eta_max`` the
+    Hessian sample's share of the rows within [0.1, 0.5]: 0.5 on all of the
+    rows (the textbook bound), 0.1 on a tenth of them, 0.3 on 30%."""
+    n = 6_000
+    if min_rows is not None:  # a sample of min_rows rows (the tenth is 600)
+        monkeypatch.setattr(solvers, "HESSIAN_MIN_ROWS", min_rows)
+        monkeypatch.setattr(solvers, "HESSIAN_ROWS_PER_FEATURE", 0)
+    obj = make_problem(seed=13, n=n if min_rows else 500)
+    sizes = hessian_sizes(monkeypatch)
     norms, relative = [], []
-    solve = solvers._conjugate_gradient
+    direction = solvers._newton_direction
 
-    def spy(hessp, g, tolerance, *args):
+    def spy(model, P, g, tolerance, *args):
         norms.append(np.linalg.norm(g))
         relative.append(tolerance / norms[-1])
-        return solve(hessp, g, tolerance, *args)
+        return direction(model, P, g, tolerance, *args)
 
-    monkeypatch.setattr(solvers, "_conjugate_gradient", spy)
-    result = run("newton-cg", obj, zeros(obj), tol=1e-10)
+    monkeypatch.setattr(solvers, "_newton_direction", spy)
+    result = run("newton-cg", obj, obj.product_layout(zeros(obj)), tol=1e-10)
     assert result.status == "converged" and result.n_iter >= 3
     assert relative[0] == pytest.approx(0.1)
-    later = [min(0.5, np.sqrt(norm / norms[0])) for norm in norms[1:]]
+    share = np.array(sizes[1:]) / obj.n_rows
+    cap = np.clip(share, 0.1, 0.5)
+    expected = {None: 0.5, 600: 0.1, 1_800: 0.3}[min_rows]
+    assert cap[0] == pytest.approx(expected, abs=0.002)  # a class may add a row
+    later = np.minimum(cap, np.sqrt(np.array(norms[1:]) / norms[0]))
     assert_allclose(relative[1:], later, rtol=1e-12)
-    assert max(later) == 0.5 and min(later) < 0.1  # both regimes were seen
+    # Both regimes were seen: the cap, and the tighter residuals near the optimum.
+    assert later.max() == pytest.approx(expected, abs=0.002)
+    assert later.min() < 0.1
 
 
 # ---------------------------------------------------------------------------
