@@ -555,20 +555,20 @@ def _forcing_cap(objective, curvature):
     A product on the Hessian's rows costs about that share of a pass over
     the data (less on sparse rows, whose conjugate gradients keep to the
     sample's columns). The textbook bound, 0.5, fits a product that costs
-    a pass: it is kept when the Hessian has half of the rows or more. A
-    tenth of them makes products cheap, and steps solved to 0.1 save
-    whole iterations, each a gradient pass and its line search, for a few
-    more products: to a 1e-6 gap (``benchmarks/bench_grid.py``'s data, one
-    thread), sparse 100k x 100k with 20 classes took 7 iterations and 101
-    products instead of 9 and 116, and 100k x 1M 6 and 124 instead of 7
-    and 128 (medians of interleaved fits: 0.86-0.90 and 0.93 of the time
-    with 0.5). With a sample of 15-24% of the rows (dense 100k x 200, 100
-    and 300 classes), 0.1 made no fewer iterations and cost 1-7% more
-    time; the share itself, 0.15-0.24 there, was level with 0.5. A
-    tighter bound (0.05) made no fewer passes there either, and on sparse
-    rows took the near-optimum regime (``eta < 0.1``, where a misleading
-    sample grows) too early: 6 iterations on 100k x 100k, but a larger
-    sample and 1.3 times the time.
+    a pass: it is kept when the Hessian has half of the rows or more. On a
+    tenth of them products are cheap, and steps solved to 0.1 save whole
+    iterations, each a gradient pass and its line search, for a few more
+    products. To a 1e-6 gap (``benchmarks/bench_grid.py``'s data, one
+    thread, medians of interleaved fits against 0.5): sparse 100k x 100k
+    with 20 classes, 7 iterations and 101 products instead of 9 and 116,
+    0.86-0.90 of the time; 100k x 1M, 6 iterations instead of 7, 0.93.
+    Where the sample holds 15-60% of the rows (the dense rows, whose sample
+    has 75 rows per feature), 0.1 gained 5-12% on 10 and 2 classes and lost
+    4-8% on 100 and 300 classes and on 25k x 200, with the same iterations;
+    the share itself (0.15-0.24 there) was level with 0.5 (0.98-1.04). A
+    tighter bound, 0.05, enters the near-optimum regime (``eta < 0.1``,
+    where a misleading sample grows) from the second step: on sparse
+    100k x 100k, 6 iterations but a larger sample and 1.3 times the time.
     """
     return min(0.5, max(0.1, curvature.n_rows / objective.n_rows))
 
