@@ -485,13 +485,14 @@ def newton_cg(objective, P, f, g, threshold, *, seed, max_cg=200):
     textbook 0.5 (``_forcing_cap``), and the first step is solved to ``eta =
     0.1``: where a product costs a small part of a pass, an accurate step
     saves whole iterations for a few products (see ``benchmarks/HISTORY.md``
-    and ``benchmarks/README.md``). ``g`` is
-    the full gradient; ``H`` is the Hessian of the objective on a random
-    sample of the rows, stratified by class (``hessian_sample``: a tenth of
-    them, at least 2000, 40 per class and on dense rows 75 per feature,
-    drawn with ``seed``, weights rescaled so that each class weighs what it
-    weighs in the data; float64 rows stored in float32, and the conjugate
-    gradients run in float32 with them), so that a
+    and ``benchmarks/README.md``).
+
+    ``g`` is the full gradient; ``H`` is the Hessian of the objective on a
+    random sample of the rows, stratified by class (``hessian_sample``: a
+    tenth of them, at least 2000, 40 per class and on dense rows 75 per
+    feature, drawn with ``seed``, weights rescaled so that each class weighs
+    what it weighs in the data; float64 rows stored in float32, and the
+    conjugate gradients run in float32 with them), so that a
     conjugate-gradient step, one Hessian-vector product by hand
     (``objective.hessp``), costs a fraction of a pass over the data on a
     large data set (Byrd, Chin, Neveitt and Nocedal, 2011). The
