@@ -1,201 +1,316 @@
-"""Where the data lives: the one module that knows.
+"""Where the data lives: the backend interface, the in-memory backend,
+and the one factory that picks a backend from the inputs.
 
 The math (``_loss.py``) is written per block of rows, against an array
 namespace ``xp``; the objective (``_objective.py``) and the solvers see the
-data only through a *backend*, which owns everything that depends on the
-kind of array ``X`` is:
+data only through a *backend* (``Backend``), which owns everything that
+depends on the kind of array ``X`` is. Two implement it: ``ArrayBackend``
+here, arrays in memory (numpy and scipy sparse with BLAS and CSR fast
+paths, or any array-API namespace with plain ``xp`` operations), and
+``_dask_backend.DaskBackend``, row chunks on Dask workers.
 
-- iterating row blocks, and the map-sum of per-block partial results
-  (``map``, ``map_sum``); the sum of a 0-d value becomes a Python number
-  once per pass, in the objective, not once per block;
-- row subsets: mini-batches (``take``), their column support on sparse data
-  (``take_support``, ``support``), sparse rows with an empty column for
-  the intercepts (``padded``), and the Hessian sample (``sample``,
-  ``sample_rows``), whose float64 rows are stored in float32; a pass
-  takes its arguments, and gives its results, in the rows' dtype;
-- the parameters' memory layout (``parameter_layout``);
-- inner products, ``y += a x`` and 1-norms on parameter-sized arrays
-  (``dot``, ``add_scaled``, ``norm1``), and the label-indexed gather and
-  scatter of the loss
-  (``label_values``, ``subtract_at_labels``).
+Written once, on top of the interface, for every backend: the per-class
+totals of the weights (``class_totals``), the normalized training weights
+(``normalized``) and the stratified Hessian sample (``stratified_sample``).
 
-``ArrayBackend`` is the backend of arrays in memory: numpy and scipy sparse
-(with BLAS and CSR fast paths), or any array-API namespace (plain ``xp``
-operations). A backend for data elsewhere (Dask workers) provides the same
-methods; nothing above this module changes.
-
-A per-block function has the signature ``fn(xp, X, y, w, *args)``: ``X``
-the block's rows, ``y`` their label indices, ``w`` their normalized weights;
-``map_sum`` adds its results, tuples entry by entry (None stays None).
+``is_dask``, and through it ``read`` (the factory: the inputs of a fit on
+their backend) and ``chunkwise`` (predictions), are the one place that
+asks where the data lives; nothing else does.
 """
+
+import functools
+import math
+import sys
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import blas
-from sklearn.utils._array_api import _is_numpy_namespace
+from sklearn.utils._array_api import (
+    _is_numpy_namespace,
+    get_namespace_and_device,
+    move_to,
+)
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, validate_data
 
-# ---------------------------------------------------------------- vectors
-
-
-#: ``dot`` and ``add_scaled`` call BLAS on arrays of at least this many
-#: entries, and numpy's own one-thread loops below it. Both call the same
-#: library, scipy's, never numpy's ``np.dot``: numpy and scipy may each
-#: bring their own OpenBLAS, and with 2 threads each library's idle worker
-#: spins after a call, so that two of them left the solver's own thread
-#: about half a core (scipy's sparse products, which use no BLAS, took 40%
-#: longer). Below the size, a thread pool's wake-up costs more than the
-#: operation: OpenBLAS threads an axpy from 10 000 entries, and on a
-#: parameter array of 10 100 entries (100 classes) each call took 2 ms
-#: instead of 5 us. With 2 BLAS threads on the 2-vCPU machine, time to a
-#: 1e-6 gap (benchmarks/bench_grid.py's data): 100 classes 3.15 -> 1.39 s,
-#: sparse-100k 13.4 -> 9.2 s; with one thread, unchanged.
-BLAS_MIN_ENTRIES = 1 << 16
+from ._array_ops import as_dtype, sum_parts
+from ._labels import (
+    check_classes,
+    class_factors,
+    class_weights,
+    encode_labels,
+    labels_on_device,
+)
 
 
-def _blas_operands(a, b, dtypes=(np.float32, np.float64)):
-    """Whether ``a`` and ``b`` are numpy arrays of one dtype among
-    ``dtypes``, one shape and one contiguous memory layout, with at least
-    ``BLAS_MIN_ENTRIES`` entries: their ``ravel(order="K")`` views then list
-    matching entries in the same order, for BLAS."""
-    return (
-        isinstance(a, np.ndarray)
-        and isinstance(b, np.ndarray)
-        and a.size >= BLAS_MIN_ENTRIES
-        and a.dtype == b.dtype
-        and a.dtype in dtypes
-        and a.shape == b.shape
-        and (
-            (a.flags.c_contiguous and b.flags.c_contiguous)
-            or (a.flags.f_contiguous and b.flags.f_contiguous)
-        )
-    )
+class Backend(Protocol):
+    """What every backend provides: the training rows, their label indices
+    ``y`` (``0 <= y[i] < n_classes``) and their weights ``w``, wherever they
+    live.
 
-
-def dot(a, b, xp):
-    """``<a, b>``, the sum of ``a * b`` over all entries, as a float.
-
-    On large float64 numpy arrays of one layout (``BLAS_MIN_ENTRIES``),
-    BLAS's dot on their memory: no temporary. float32 keeps ``xp.sum``'s pairwise sum, more accurate than a
-    float32 dot's running sum; other namespaces use ``xp.sum(a * b)``.
+    A per-block function has the signature ``fn(xp, X, y, w, *args)``:
+    ``X`` a block's rows, ``y`` their label indices, ``w`` their weights. A
+    pass applies it to every block; floating arguments are cast to the
+    rows' ``dtype`` and results are in it.
     """
-    if _blas_operands(a, b, dtypes=(np.float64,)):
-        return float(blas.ddot(a.ravel(order="K"), b.ravel(order="K")))
-    return float(xp.sum(a * b))
+
+    xp: object  #: the array namespace of the parameters and of the passes
+    n_rows: int
+    n_features: int
+    n_classes: int
+    dtype: object  #: the rows' dtype
+    sparse: bool  #: whether the rows are scipy sparse
+    device: object  #: the parameters' device (None: the namespace's default)
+
+    def map(self, fn, *args):
+        """``fn`` on every block, the results kept per block, where the
+        rows are (a forward pass reused by several Hessian products)."""
+
+    def map_sum(self, fn, *args, kept=None):
+        """The sum over the blocks of ``fn``'s results (arrays, 0-d arrays
+        or tuples of them, None entries staying None), in the parameters'
+        namespace; with ``kept``, the result of ``map``, passed to ``fn``
+        after ``w``."""
+
+    def collect(self, fn, *args):
+        """``fn``'s result on every block, a list brought to the caller (for
+        small results: a block's labels, its largest weight)."""
+
+    def total_weight(self):
+        """The sum of the weights, as a float."""
+
+    def reweighted(self, factor, divisor=1.0):
+        """The same rows with the weights ``w_i / divisor * factor[y_i]``,
+        ``factor`` one number per class, on the host or in the namespace of
+        the backend's results."""
+
+    def draw(self, share, seed, dtype):
+        """About ``share`` of the rows with positive weight of each class,
+        drawn without replacement with ``seed`` (a larger share, a
+        superset), in their original order, float64 rows stored in
+        ``dtype`` (None: as they are); their weights unchanged."""
+
+    def take(self, rows, scale=1.0):
+        """The rows ``rows`` (global indices), in memory (``ArrayBackend``),
+        their weights multiplied by ``scale``."""
+
+    def support(self):
+        """``(backend, columns)``: these rows on only the columns they use,
+        or None (``ArrayBackend.support``)."""
+
+    def padded(self):
+        """These rows with an empty last column, or None
+        (``ArrayBackend.padded``)."""
+
+    def parameter_layout(self, P):
+        """``P`` in the memory order that the products with ``X`` read
+        without a transposing copy."""
 
 
-def norm1(a, xp):
-    """``sum |a|`` over all entries, as a float: BLAS's asum on the memory
-    of large contiguous numpy arrays (``BLAS_MIN_ENTRIES``), without the
-    temporary ``|a|``; ``xp.sum(xp.abs(a))`` otherwise."""
-    if _blas_operands(a, a):
-        asum = blas.dasum if a.dtype == np.float64 else blas.sasum
-        return float(asum(a.ravel(order="K")))
-    return float(xp.sum(xp.abs(a)))
+# --------------------------------------------- written once, every backend
 
 
-def add_scaled(y, a, x, xp):
-    """``y += a * x`` in place: BLAS's axpy on large numpy arrays of one
-    layout (``BLAS_MIN_ENTRIES``), without the temporary ``a * x``; ``y +=
-    a * x`` otherwise."""
-    if _blas_operands(x, y):
-        axpy = blas.daxpy if x.dtype == np.float64 else blas.saxpy
-        axpy(x.ravel(order="K"), y.ravel(order="K"), a=a)
-    else:
-        y += a * x
+def class_totals(data):
+    """The number of rows with positive weight and the total weight of each
+    class: two arrays of ``n_classes`` entries, in the namespace of the
+    backend's results (one pass)."""
+    return data.map_sum(_class_totals, data.n_classes)
 
 
-def scaled_abs_max(A, scales, xp):
-    """``max_kj |A_kj| / scales_j`` as a float, ``scales`` one positive
-    number per column of ``A``, without a temporary the size of ``A``
-    (160 MB on 1M features and 20 classes).
-
-    numpy: ``|A| / scales`` on blocks of ``BLAS_MIN_ENTRIES`` entries. A
-    reduction over the rows of a column-major ``A`` (sparse data's layout,
-    ``ArrayBackend.parameter_layout``) runs along its short contiguous
-    columns, about three times slower than these blocks (118 against 43 ms
-    at 20 x 1M). Other namespaces: each column's largest and smallest
-    entries, a few operations in all (each one a kernel on a GPU).
-    """
-    if isinstance(A, np.ndarray):
-        step = max(1, BLAS_MIN_ENTRIES // max(1, A.shape[0]))
-        return max(
-            float(np.max(np.abs(A[:, j : j + step]) / scales[j : j + step]))
-            for j in range(0, A.shape[1], step)
-        )
-    column_max = xp.maximum(xp.max(A, axis=0), -xp.min(A, axis=0))
-    return float(xp.max(column_max / scales))
+def _class_totals(xp, X, y, w, n_classes):
+    if isinstance(y, np.ndarray):
+        positive = np.bincount(y[w > 0], minlength=n_classes).astype(np.float64)
+        return positive, np.bincount(y, weights=w, minlength=n_classes)
+    positive = [
+        xp.sum(xp.astype((y == k) & (w > 0), w.dtype)) for k in range(n_classes)
+    ]
+    totals = [xp.sum(xp.where(y == k, w, 0.0)) for k in range(n_classes)]
+    return xp.stack(positive), xp.stack(totals)
 
 
-def positive_part(a, xp):
-    """``max(a, 0)`` elementwise: numpy's ``maximum`` with a scalar; the
-    standard's ``clip`` elsewhere (torch's ``maximum`` takes arrays only)."""
+def _host_float64(a):
     if isinstance(a, np.ndarray):
-        return np.maximum(a, 0.0)
-    return xp.clip(a, min=0.0)
+        return a.astype(np.float64, copy=False)
+    return np.asarray(move_to(a, xp=np, device="cpu"), dtype=np.float64)
 
 
-# ------------------------------------------------------------ labels
+def largest_weight(data):
+    """The largest weight of any row, as a float (0 without rows)."""
+    return max(float(m) for m in data.collect(_largest_weight))
 
 
-def label_values(Z_t, y, xp):
-    """``Z_t[y[i], i]`` for every column ``i`` of the class-major ``Z_t``
-    (K, n): each sample's entry at its own class. numpy: fancy indexing;
-    other namespaces: ``take_along_axis``."""
-    if isinstance(Z_t, np.ndarray):
-        return Z_t[y, np.arange(Z_t.shape[1])]
-    return xp.take_along_axis(Z_t, y[None, :], axis=0)[0, :]
+def _largest_weight(xp, X, y, w):
+    return float(xp.max(w)) if w.shape[0] else 0.0
 
 
-def subtract_at_labels(G_t, y, w, xp):
-    """``G_t[y[i], i] -= w[i]`` in place, for every column ``i``: the
-    one-hot ``Y^T * w`` subtracted without building ``Y``. numpy: a
-    fancy-index scatter; other namespaces (no in-place scatter in the
-    standard): the one-hot mask, elementwise."""
-    if isinstance(G_t, np.ndarray):
-        G_t[y, np.arange(G_t.shape[1])] -= w
-    else:
-        classes = xp.arange(G_t.shape[0], device=getattr(G_t, "device", None))
-        mask = classes[:, None] == y[None, :]
-        G_t -= xp.astype(mask, G_t.dtype) * w
+def normalized(data, class_weight, classes, *, incremental):
+    """The rows of ``data`` (whose ``w`` are the sample weights) with the
+    normalized training weights ``s_i / sum_j s_j``, ``s_i = sample_weight[i]
+    * class_weight[y_i]`` (``class_weight`` the estimator's parameter,
+    checked by ``_labels.class_weights``).
+
+    Weights whose sum overflows (near the largest float) are first divided
+    by the largest of them, so that such weights give the model of their
+    ratios, as any other weights do. Raises if the weights sum to zero."""
+    totals = _host_float64(class_totals(data)[1])
+    divisor = 1.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        overflows = not np.isfinite(totals.sum())
+    if overflows:
+        divisor = largest_weight(data)
+        ones = np.ones_like(totals)
+        totals = _host_float64(class_totals(data.reweighted(ones, divisor))[1])
+    weight_of_class = class_weights(
+        class_weight, classes, totals, incremental=incremental
+    )
+    scaled = data.reweighted(class_factors(totals, weight_of_class), divisor)
+    total = scaled.total_weight()
+    if not (total > 0 and math.isfinite(total)):
+        raise ValueError(
+            "The weights of the training samples (sample_weight times "
+            f"class_weight) sum to {total}: they must sum to a positive, "
+            "finite number."
+        )
+    return scaled.reweighted(np.ones_like(totals), total)
 
 
-def as_dtype(parts, dtype, xp):
-    """``parts`` (an array, a 0-d array or number, None, or a tuple of them)
-    with its floating arrays in ``dtype``, cast only where they differ;
-    other entries unchanged."""
-    if isinstance(parts, tuple):
-        return tuple(as_dtype(part, dtype, xp) for part in parts)
-    if isinstance(parts, (np.ndarray, np.floating)):
-        return parts.astype(dtype, copy=False) if parts.dtype.kind == "f" else parts
-    if (
-        hasattr(parts, "dtype")
-        and parts.dtype != dtype
-        and xp.isdtype(parts.dtype, "real floating")
-    ):
-        return xp.astype(parts, dtype)
-    return parts
+def stratified_sample(data, fraction, min_rows, seed, dtype):
+    """A random sample of the rows with positive weight, stratified by
+    class, for the Hessian of Newton-CG: about ``fraction`` of them but at
+    least ``min_rows``; None when that is all of them.
 
-
-def _sum_parts(total, part):
-    """``total + part`` for per-block results: arrays summed in place into
-    ``total`` (its arrays are fresh results of the first block), tuples
-    entry by entry, None kept."""
-    if isinstance(total, tuple):
-        return tuple(_sum_parts(t, p) for t, p in zip(total, part, strict=True))
-    if total is None:
+    The rows are drawn without replacement with ``seed`` (``data.draw``),
+    so that the sample represents the data whatever the order of its rows
+    (rows repeating with a period, weights zeroing every k-th row); a
+    larger ``fraction`` with the same seed gives a superset. Each class's
+    sampled weights are rescaled to the class's total weight, so that the
+    sample's weighted class frequencies are the data's. Float64 rows are
+    stored in ``dtype`` (None: as they are).
+    """
+    positive, totals = class_totals(data)
+    n_positive = round(float(data.xp.sum(positive)))
+    n_sample = max(math.ceil(fraction * n_positive), min_rows)
+    if n_sample >= n_positive:
         return None
-    if hasattr(total, "shape") and total.shape != ():
-        total += part
-        return total
-    return total + part
+    drawn = data.draw(n_sample / n_positive, seed, dtype)
+    sampled = class_totals(drawn)[1]
+    # Computed where the totals are (on the device for arrays on one).
+    scale = data.xp.astype(totals, sampled.dtype) / data.xp.where(
+        sampled > 0, sampled, 1.0
+    )
+    return drawn.reweighted(scale)
 
 
-# ------------------------------------------------------------ the backend
+def storage_dtype(dtype, stored, xp):
+    """The dtype in which sampled rows of ``dtype`` are kept: ``stored``
+    (a dtype name, or None: ``dtype``) for float64 rows, ``dtype``
+    otherwise."""
+    if stored is None or dtype != xp.float64:
+        return dtype
+    return getattr(xp, stored)
+
+
+# ------------------------------------------------- where the data lives
+
+
+def is_dask(*arrays):
+    """Whether any of ``arrays`` is a Dask collection (never imports Dask:
+    without it in ``sys.modules``, none can be)."""
+    if sys.modules.get("dask") is None:  # not imported, or blocked
+        return False
+    import dask
+
+    return any(dask.is_dask_collection(a) for a in arrays)
+
+
+def read(estimator, X, y, sample_weight, classes, plan):
+    """The training rows of a fit (``TrainingRows``), on the backend that
+    suits the inputs: ``_dask_backend.read`` for Dask collections, which
+    stay on the workers, ``read_arrays`` for arrays in memory."""
+    if is_dask(X, y, sample_weight):
+        from ._dask_backend import read as read_dask
+
+        return read_dask(estimator, X, y, sample_weight, classes, plan)
+    return read_arrays(estimator, X, y, sample_weight, classes, plan)
+
+
+def chunkwise(method):
+    """A prediction method ``method(estimator, X)`` that, for Dask ``X``,
+    returns a lazy Dask array computed chunk by chunk
+    (``_dask_backend.predict``)."""
+
+    @functools.wraps(method)
+    def predict(estimator, X):
+        if is_dask(X):
+            from ._dask_backend import predict as predict_dask
+
+            return predict_dask(estimator, X, method.__name__)
+        return method(estimator, X)
+
+    return predict
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    """What reading a fit's inputs gives: ``data``, a backend of the rows
+    with their label indices and their sample weights (not yet
+    normalized); the ``classes``; and the validated ``X``, ``y`` and
+    ``sample_weight`` (ones where none were given; None on Dask) that
+    scikit-learn's callbacks receive."""
+
+    data: Backend
+    classes: object
+    X: object
+    y: object
+    sample_weight: object
+
+
+def read_arrays(estimator, X, y, sample_weight, classes, plan):
+    """``read`` for arrays in memory: ``X`` and ``y`` validated
+    (``validate_data``, which sets ``n_features_in_`` and
+    ``feature_names_in_`` unless a ``partial_fit`` continues), the classes
+    checked against the labels and the model (``plan.resume``), the labels
+    encoded, the sample weights checked.
+
+    Everything is in the namespace of ``X`` and on its device (array API
+    dispatch), but for string and boolean labels, which stay in numpy."""
+    xp, is_array_api, device = get_namespace_and_device(X)
+    dtypes = [xp.float64, xp.float32] if is_array_api else [np.float64, np.float32]
+    X, y = validate_data(
+        estimator,
+        X,
+        y,
+        accept_sparse=["csr", "csc"],
+        dtype=dtypes,
+        reset=not (plan.incremental and plan.resume),
+    )
+    check_classification_targets(y)
+    y, xp_y = labels_on_device(y, xp, device, is_array_api)
+    classes = check_classes(
+        getattr(estimator, "classes_", None),
+        y,
+        classes,
+        xp_y,
+        incremental=plan.incremental,
+        continuing=plan.resume,
+    )
+    y_index = encode_labels(y, classes, xp_y)
+    if is_array_api:
+        y_index = move_to(y_index, xp=xp, device=device)
+    weights = _check_sample_weight(
+        sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+    )
+    data = ArrayBackend(X, y_index, weights, classes.shape[0], xp)
+    return TrainingRows(data, classes, X, y, weights)
+
+
+# ------------------------------------------------------------ in memory
 
 
 class ArrayBackend:
     """Training rows held in memory: numpy, scipy sparse, or an array-API
-    namespace.
+    namespace (the ``Backend`` interface).
 
     Parameters
     ----------
@@ -204,7 +319,8 @@ class ArrayBackend:
     y : integer array of shape (n,)
         Label indices, ``0 <= y[i] < n_classes``.
     w : array of shape (n,)
-        Normalized non-negative weights (summing to 1 for a full objective).
+        Non-negative weights (normalized, summing to 1, for a full
+        objective).
     n_classes : int
     xp : array namespace
     """
@@ -217,18 +333,6 @@ class ArrayBackend:
     #: On an accelerator, blocks of this many bytes: there, each operation
     #: costs a kernel launch, and the (n, K) temporaries fit in its memory.
     device_block_bytes = 2**28
-
-    #: Newton-CG's Hessian sample of float64 rows is stored in this dtype
-    #: (``sample``; its name in the namespace). The sampled Hessian only
-    #: chooses the direction of a step, and differs from the whole data's by
-    #: the sampling error (tens of percent on a tenth of the rows), against
-    #: float32's rounding of 6e-8: its products lose nothing that matters,
-    #: and BLAS's sgemm and scipy's float32 sparse kernels run them about
-    #: twice as fast, on a copy half the size; the conjugate gradients'
-    #: vectors, in the sample's dtype, are half the size too. The gradient,
-    #: the line search, and so the optimum and the stopping test, stay in
-    #: float64.
-    sample_dtype = "float32"
 
     def __init__(self, X, y, w, n_classes, xp):
         self.X, self.y, self.w = X, y, w
@@ -253,7 +357,8 @@ class ArrayBackend:
     # -- passes over the rows
 
     def blocks(self):
-        """``(X, y, w)`` in blocks of rows covering the data.
+        """``(X, y, w)`` in blocks of rows covering the data (one block,
+        empty, for no rows).
 
         Sparse ``X`` is one block, the data themselves: its products do not
         gain from cache reuse, each block would pay for a (K, d) gradient,
@@ -261,9 +366,9 @@ class ArrayBackend:
         ``[:]``, copies it.
         """
         X, y, w = self.X, self.y, self.w
-        if self.sparse:
-            return [(X, y, w)]
         n = self.n_rows
+        if self.sparse or n == 0:  # an empty chunk still gives its zero sums
+            return [(X, y, w)]
         row_bytes = max(1, self.n_features * _itemsize(X.dtype, self.xp))
         size = max(self._block_bytes() // row_bytes, 256)
         return [
@@ -283,6 +388,15 @@ class ArrayBackend:
         args = self._stored(args)
         return [fn(self.xp, *block, *args) for block in self.blocks()]
 
+    def collect(self, fn, *args):
+        """``fn`` on every block, the results in a list (``map``: the
+        blocks are in this process)."""
+        return self.map(fn, *args)
+
+    def total_weight(self):
+        """The sum of the weights, as a float."""
+        return float(self.xp.sum(self.w))
+
     def map_sum(self, fn, *args, kept=None):
         """The sum over the blocks of ``fn(xp, X_b, y_b, w_b, *args)``, or of
         ``fn(xp, X_b, y_b, w_b, kept_b, *args)`` with ``kept`` the result of
@@ -295,7 +409,7 @@ class ArrayBackend:
         for i, block in enumerate(blocks):
             extra = () if kept is None else (kept[i],)
             part = fn(self.xp, *block, *extra, *args)
-            total = part if i == 0 else _sum_parts(total, part)
+            total = part if i == 0 else sum_parts(total, part)
         return total
 
     def _stored(self, args):
@@ -343,6 +457,38 @@ class ArrayBackend:
         else:
             X, w = self.xp.astype(X, dtype), self.xp.astype(w, dtype)
         return self._with(X, batch.y, w)
+
+    def reweighted(self, factor, divisor=1.0):
+        """These rows with the weights ``w_i / divisor * factor[y_i]``
+        (``factor`` on the host, or in this backend's namespace)."""
+        w = self.w if divisor == 1.0 else self.w / divisor
+        if isinstance(factor, np.ndarray):
+            factor = self.asarray(factor, dtype=w.dtype)
+        else:
+            factor = self.xp.astype(factor, w.dtype)
+        return self._with(self.X, self.y, w * self.xp.take(factor, self.y, axis=0))
+
+    def draw(self, share, seed, dtype):
+        """About ``share`` of each class's rows with positive weight, drawn
+        without replacement with ``seed`` (``Backend.draw``), float64 rows
+        stored in ``dtype``."""
+        xp = self.xp
+        positive = xp.nonzero(self.w > 0)[0]
+        rng = np.random.default_rng(seed)
+        y_positive = xp.take(self.y, positive, axis=0)
+        chosen = []
+        for k in range(self.n_classes):
+            rows_k = positive[y_positive == k]
+            if rows_k.shape[0] == 0:
+                continue
+            m = min(rows_k.shape[0], math.ceil(share * rows_k.shape[0]))
+            order = self.asarray(rng.permutation(rows_k.shape[0])[:m])
+            chosen.append(xp.take(rows_k, order, axis=0))
+        rows = xp.sort(xp.concat(chosen)) if chosen else positive
+        stored = storage_dtype(self.X.dtype, dtype, xp)
+        if stored != self.X.dtype:
+            return self._take_stored(rows, stored)
+        return self.take(rows)
 
     def take_support(self, rows, scale=1.0):
         """``take(rows, scale)`` on sparse ``X``, restricted to the columns
@@ -394,58 +540,6 @@ class ArrayBackend:
             (X.data, X.indices, X.indptr), shape=(X.shape[0], X.shape[1] + 1)
         )
         return self._with(X_padded, self.y, self.w)
-
-    def sample(self, fraction, min_rows, seed):
-        """A random sample of the rows with positive weight, stratified by
-        class, for the Hessian of Newton-CG: about ``fraction`` of them but
-        at least ``min_rows``; None when that is all of them.
-
-        The rows are drawn without replacement with ``seed``, so that the
-        sample represents the data whatever the order of its rows (rows
-        repeating with a period, weights zeroing every k-th row); a larger
-        ``fraction`` with the same seed gives a superset. Each class's
-        sampled weights are rescaled to the class's total weight, so that
-        the sample's weighted class frequencies are the data's. Rows are
-        kept in their original order.
-        """
-        xp = self.xp
-        positive = xp.nonzero(self.w > 0)[0]
-        n_positive = positive.shape[0]
-        n_sample = max(int(np.ceil(fraction * n_positive)), min_rows)
-        if n_sample >= n_positive:
-            return None
-        rng = np.random.default_rng(seed)
-        share = n_sample / n_positive
-        y_positive = xp.take(self.y, positive, axis=0)
-        chosen, scale = [], np.zeros(self.n_classes)
-        for k in range(self.n_classes):
-            rows_k = positive[y_positive == k]
-            if rows_k.shape[0] == 0:
-                continue
-            m = min(rows_k.shape[0], int(np.ceil(share * rows_k.shape[0])))
-            order = self.asarray(rng.permutation(rows_k.shape[0])[:m])
-            picked = xp.take(rows_k, order, axis=0)
-            total_k = xp.sum(xp.take(self.w, rows_k, axis=0))
-            scale[k] = float(total_k / xp.sum(xp.take(self.w, picked, axis=0)))
-            chosen.append(picked)
-        batch = self.sample_rows(xp.sort(xp.concat(chosen)))
-        scale = self.asarray(scale, dtype=batch.w.dtype)
-        batch.w = batch.w * xp.take(scale, batch.y, axis=0)
-        return batch
-
-    def sample_rows(self, rows):
-        """The rows ``rows`` of a Hessian sample: ``take(rows)``, stored in
-        ``sample_storage``'s dtype."""
-        stored = self.sample_storage(self.X.dtype, self.xp)
-        if stored != self.X.dtype:
-            return self._take_stored(rows, stored)
-        return self.take(rows)
-
-    @classmethod
-    def sample_storage(cls, dtype, xp):
-        """The dtype in which a Hessian sample of rows in ``dtype`` is
-        stored: ``sample_dtype`` for float64 rows, ``dtype`` otherwise."""
-        return getattr(xp, cls.sample_dtype) if dtype == xp.float64 else dtype
 
     # -- parameters
 

@@ -1,29 +1,26 @@
-"""SoftmaxGDClassifier: the estimator. A fit is a chain of steps, ``fit`` /
-``partial_fit`` -> ``_fit`` -> ``_fitting.prepare`` (validation, labels,
-weights, validation split, objective) -> ``_fitting.full_batch``
-(``_solvers.py``) or ``_fitting.stochastic`` (``_sgd.py``), both run by
-``_solvers.drive`` and reported by a ``_monitor.FitMonitor`` ->
-``_fitting.store``."""
+"""SoftmaxGDClassifier: the estimator. ``fit`` and ``partial_fit`` share
+``_fit``: plan (``_plan.make_plan``), prepare (``_fitting.prepare``: the
+inputs on their backend, labels, weights, validation split), solve
+(``Problem.solve``: the full-batch solvers or the mini-batch epochs,
+reported by a ``_monitor.FitMonitor``), store (``_store``, the only place
+that sets fitted attributes)."""
 
 from numbers import Integral, Real
 
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.callback import CallbackSupportMixin
 from sklearn.linear_model._base import LinearClassifierMixin
-from sklearn.utils._array_api import (
-    check_same_namespace,
-    get_namespace,
-    get_namespace_and_device,
-)
+from sklearn.utils._array_api import check_same_namespace, get_namespace
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     check_is_fitted,
 )
 
 from . import _fitting
+from ._backend import chunkwise
 from ._loss import log_softmax, softmax
 from ._monitor import FitMonitor
-from ._objective import softmax_parameters
+from ._plan import make_plan
 
 _CALLBACK_KEYS = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")
 
@@ -357,60 +354,60 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
 
     def _fit(self, X, y, sample_weight, *, classes, incremental):
         """The one path of ``fit`` (``incremental=False``) and ``partial_fit``."""
-        dask = _fitting.is_dask(X, y, sample_weight)  # X stays on the workers
-        prepare = _dask_prepare if dask else _fitting.prepare
-        fit = prepare(self, X, y, sample_weight, classes, incremental)
-        callback_ctx = self._init_callback_context(max_subtasks=fit.max_iter)
+        saved = getattr(self, "_optimizer_state", None)
+        plan = make_plan(
+            self.get_params(),
+            incremental=incremental,
+            fitted=hasattr(self, "coef_"),
+            saved=saved,
+        )
+        problem = _fitting.prepare(self, X, y, sample_weight, classes, plan)
+        plan = plan.for_data(problem.n_classes)
+        callback_ctx = self._init_callback_context(max_subtasks=plan.max_iter)
         # sample_weight for the callbacks' scorers, e.g. ScoringMonitor
         fit_args = dict(
-            estimator=self, X=fit.X, y=fit.y, metadata={"sample_weight": fit.weights}
+            estimator=self,
+            X=problem.X,
+            y=problem.y,
+            metadata={"sample_weight": problem.sample_weight},
         )
         callback_ctx.call_on_fit_task_begin(**fit_args)
-        schedule, plateau = _fitting.optimizer(self, fit)
-        monitor = FitMonitor(
-            callback_ctx,
-            fit_args,
-            lambda P: self._fitted_attributes(fit.classes, fit.objective.split(P)),
-            verbose=self.verbose,
-            plateau=plateau,
-            validation=fit.validation,
-        )
-        if fit.stochastic:
-            result = _fitting.stochastic(self, fit, schedule, monitor)
-        else:
-            result = _fitting.full_batch(self, fit, monitor)
-        _fitting.store(self, fit, result, monitor, schedule, plateau)
+
+        def monitor(reconstruct, plateau, validation):
+            return FitMonitor(
+                callback_ctx,
+                fit_args,
+                reconstruct,
+                verbose=self.verbose,
+                plateau=plateau,
+                validation=validation,
+            )
+
+        start = (self.coef_, self.intercept_) if plan.resume else None
+        result = problem.solve(plan, monitor, start=start, saved=saved)
+        self._store(result, plan)
         callback_ctx.call_on_fit_task_end(**fit_args, reconstruction_attributes={})
         return self
 
-    # ------------------------------------------- parameters <-> attributes
-
-    def _fitted_attributes(self, classes, Wb):
-        """``classes_``, ``coef_`` and ``intercept_`` of the softmax parameters
-        ``(W, b)``, or of the binary ``(coef_, intercept_)`` (one row): what
-        makes a copy of the estimator ready to predict."""
-        W, b = Wb
-        xp, _, device = get_namespace_and_device(W)
-        if b is None:
-            b = xp.zeros(W.shape[0], dtype=W.dtype, device=device)
-        if W.shape[0] == 2:
-            W, b = (W[1, :] - W[0, :])[None, :], xp.reshape(b[1] - b[0], (1,))
-        return {"classes_": classes, "coef_": W, "intercept_": b}
-
-    def _parameters(self, objective):
-        """The parameter array ``P`` of the current model (for warm starts):
-        ``coef_`` and ``intercept_`` themselves, except for two classes on the
-        softmax's two rows (the mini-batch steps), which take the symmetric
-        form (``softmax_parameters``)."""
-        xp, dtype = objective.xp, objective.data.dtype
-        W = xp.asarray(self.coef_, dtype=dtype)
-        b = xp.asarray(self.intercept_, dtype=dtype)
-        if objective.n_outputs != W.shape[0]:
-            W, b = softmax_parameters(W, b, xp)
-        return objective.join(W, b if self.fit_intercept else None)
+    def _store(self, result, plan):
+        """Set the fitted attributes from a solve's ``FitResult``."""
+        for name, value in result.attributes.items():
+            setattr(self, name, value)
+        if plan.incremental and plan.resume:
+            self.n_iter_ += result.n_iter
+            self.loss_curve_ = self.loss_curve_ + result.loss_curve
+        else:
+            self.n_iter_ = result.n_iter
+            self.loss_curve_ = result.loss_curve
+        self.validation_scores_ = result.validation_scores
+        self.best_validation_score_ = result.best_validation_score
+        self.__dict__.pop("_optimizer_state", None)
+        if result.optimizer_state is not None:
+            self._optimizer_state = result.optimizer_state
 
     # ------------------------------------------------------------- predict
 
+    @chunkwise
     def predict_proba(self, X):
         """Class probabilities: the softmax of the decision values.
 
@@ -424,13 +421,12 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
             For two classes, the softmax of ``[-z / 2, z / 2]`` with ``z`` the
             decision function, i.e. ``[1 - sigmoid(z), sigmoid(z)]``.
         """
-        if _fitting.is_dask(X):
-            return _dask_predict(self, X, "predict_proba")
         check_is_fitted(self)
         check_same_namespace(X, self, attribute="coef_", method="predict_proba")
         xp, _ = get_namespace(X)
         return softmax(self._softmax_logits(X, xp), xp)
 
+    @chunkwise
     def predict_log_proba(self, X):
         """Logarithm of the class probabilities, computed stably (log-softmax).
 
@@ -442,25 +438,21 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        if _fitting.is_dask(X):
-            return _dask_predict(self, X, "predict_log_proba")
         check_is_fitted(self)
         check_same_namespace(X, self, attribute="coef_", method="predict_log_proba")
         xp, _ = get_namespace(X)
         return log_softmax(self._softmax_logits(X, xp), xp)
 
+    @chunkwise
     def decision_function(self, X):
         """Decision values (a lazy Dask array for Dask ``X``), see
         :meth:`~sklearn.linear_model.LinearClassifierMixin.decision_function`."""
-        if _fitting.is_dask(X):
-            return _dask_predict(self, X, "decision_function")
         return super().decision_function(X)
 
+    @chunkwise
     def predict(self, X):
         """Class labels (a lazy Dask array for Dask ``X``), see
         :meth:`~sklearn.linear_model.LinearClassifierMixin.predict`."""
-        if _fitting.is_dask(X):
-            return _dask_predict(self, X, "predict")
         return super().predict(X)
 
     def _softmax_logits(self, X, xp):
@@ -475,17 +467,3 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         tags.input_tags.sparse = True
         tags.array_api_support = True
         return tags
-
-
-def _dask_predict(estimator, X, method):
-    """``method`` on Dask ``X``, lazily, chunk by chunk (``sk_softmax.dask``)."""
-    from .dask import predict
-
-    return predict(estimator, X, method)
-
-
-def _dask_prepare(*args):
-    """``_fitting.prepare`` for Dask input (``sk_softmax.dask``)."""
-    from .dask import prepare_dask
-
-    return prepare_dask(*args)

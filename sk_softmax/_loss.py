@@ -47,7 +47,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._array_api import device
 
-from ._backend import label_values, positive_part, subtract_at_labels
+from ._array_ops import label_values, positive_part, subtract_at_labels
 
 
 def softmax(Z, xp):

@@ -14,7 +14,8 @@ import math
 import numpy as np
 
 from . import _loss
-from ._backend import ArrayBackend, scaled_abs_max
+from ._array_ops import scaled_abs_max
+from ._backend import ArrayBackend, stratified_sample
 from ._penalties import ElasticNet
 
 
@@ -98,7 +99,7 @@ class SoftmaxObjective:
     def zeros(self):
         """The parameters of the null model, where every fit starts."""
         shape = (self.n_outputs, self.n_features + int(self.fit_intercept))
-        device = getattr(self.data.w, "device", None)
+        device = getattr(self.data, "device", None)
         return self.xp.zeros(shape, dtype=self.data.dtype, device=device)
 
     def product_layout(self, P):
@@ -215,10 +216,12 @@ class SoftmaxObjective:
             M = xp.concat([M, xp.reshape(M_b, (1,))])
         return _fill_non_positive(M, xp)
 
-    def on_sample(self, fraction, min_rows, seed):
+    def on_sample(self, fraction, min_rows, seed, dtype=None):
         """The objective on a random, class-stratified sample of the rows
-        (``data.sample``), or itself when the sample would be all of them."""
-        sample = self.data.sample(fraction, min_rows, seed)
+        (``_backend.stratified_sample``; float64 rows stored in ``dtype``,
+        None: as they are), or itself when the sample would be all of
+        them."""
+        sample = stratified_sample(self.data, fraction, min_rows, seed, dtype)
         return self if sample is None else self._on(sample)
 
     def on_support(self):

@@ -11,8 +11,8 @@ of these classes.
 
 import math
 
-from ._backend import add_scaled as _add_scaled
-from ._backend import dot as _dot
+from ._array_ops import add_scaled as _add_scaled
+from ._array_ops import dot as _dot
 
 
 class LBFGSDirection:

@@ -8,7 +8,7 @@ Its smooth (L2) part enters the gradient; its L1 part is handled by the proximal
 operator, soft-thresholding, never by a subgradient step.
 """
 
-from ._backend import add_scaled, dot, positive_part
+from ._array_ops import add_scaled, dot, positive_part
 
 
 class ElasticNet:

@@ -170,12 +170,13 @@ def _epoch_order(objective, rows, shuffle, rng, lazy):
     numpy's ``rng``) and copied to ``X``'s device once per epoch: a
     host-to-device copy; on numpy, and for the lazy sparse iterates, the
     rows stay numpy. ``rows`` already on the device (early stopping's
-    training rows) are permuted there."""
+    training rows) are permuted there. The rows are in memory
+    (``ArrayBackend``): mini-batch fits are not distributed."""
     n = rows.shape[0]
-    to_device = getattr(objective.data, "asarray", None)
+    to_device = objective.data.asarray
     if not isinstance(rows, np.ndarray):
         if not shuffle:
             return rows
         return objective.xp.take(rows, to_device(rng.permutation(n)), axis=0)
     order = rows[rng.permutation(n)] if shuffle else rows
-    return order if to_device is None or lazy else to_device(order)
+    return order if lazy else to_device(order)

@@ -5,6 +5,7 @@ the package; ``one_hot`` builds the derivation's ``Y`` for the reference
 formulas."""
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from sk_softmax._objective import SoftmaxObjective
@@ -103,3 +104,11 @@ def solver_problem(
         X, y, w, K=K, alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept
     )
     return obj, (X, y, w)
+
+
+def generic_namespace():
+    """An array namespace whose arrays are not numpy arrays
+    (array_api_strict): the generic branches of the package's helpers."""
+    return pytest.importorskip(
+        "array_api_strict", reason="array-api-strict is not installed"
+    )

@@ -186,7 +186,7 @@ def test_binary_one_vector_fit_is_the_two_row_optimum(l1_ratio):
     result = minimize(
         two_rows,
         two_rows.zeros(),
-        method="newton-cg" if l1_ratio == 0 else "agd",
+        method="newton-cg" if l1_ratio == 0 else "fista",
         max_iter=2000,
         tol=1e-10,
         scale=None,
@@ -333,12 +333,12 @@ def test_sparse_products_read_the_coefficients_without_a_copy(
         ("auto", None, 0.0, "newton-cg"),
         ("auto", "csr", 0.0, "newton-cg"),
         ("auto", "csc", 0.0, "newton-cg"),
-        ("auto", None, 0.5, "agd"),
-        ("auto", "csr", 0.5, "agd"),
+        ("auto", None, 0.5, "fista"),
+        ("auto", "csr", 0.5, "fista"),
         ("lbfgs", None, 0.0, "lbfgs"),
         ("newton-cg", "csr", 0.0, "newton-cg"),
-        ("fista", None, 0.0, "agd"),
-        ("fista", "csr", 0.5, "agd"),
+        ("fista", None, 0.0, "fista"),
+        ("fista", "csr", 0.5, "fista"),
     ],
 )
 def test_solver_choice(monkeypatch, solver, fmt, l1_ratio, expected):
@@ -358,7 +358,10 @@ def test_solver_choice(monkeypatch, solver, fmt, l1_ratio, expected):
     monkeypatch.setattr(
         solvers_module,
         "SOLVERS",
-        {name: recording(name, f) for name, f in solvers_module.SOLVERS.items()},
+        {
+            name: (recording(name, f), options)
+            for name, (f, options) in solvers_module.SOLVERS.items()
+        },
     )
     X, y = data("wine")
     X = X if fmt is None else sp.csr_matrix(X).asformat(fmt)

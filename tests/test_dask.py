@@ -20,6 +20,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 from sk_softmax import SoftmaxGDClassifier
+from sk_softmax._backend import class_totals, stratified_sample
+from sk_softmax._fitting import prepare
+from sk_softmax._plan import make_plan
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
@@ -121,6 +124,14 @@ def test_sparse_chunks(client):
     assert_allclose(proba.compute(), expected.predict_proba(X), atol=1e-8)
 
 
+def _prepared(X, y, **params):
+    """The prepared problem of a default fit on ``X, y`` and its objective."""
+    estimator = SoftmaxGDClassifier(**params)
+    plan = make_plan(estimator.get_params(), incremental=False, fitted=False)
+    problem = prepare(estimator, X, y, None, None, plan)
+    return problem, problem.objective(plan.for_data(problem.n_classes))
+
+
 def _stored_in_float32(xp, X, y, w):
     """Per block: (X in float32, w in float32, 1), summed by ``map_sum``."""
     return np.array([X.dtype == np.float32, w.dtype == np.float32, 1])
@@ -129,29 +140,26 @@ def _stored_in_float32(xp, X, y, w):
 def test_hessian_sample_within_chunks(client):
     """Newton-CG's Hessian sample is drawn on the workers, in every chunk,
     with each class weighing what it weighs in the data."""
-    from sk_softmax.dask import prepare_dask
 
     X, y = _data(n=6000, seed=6)
     y = np.where(np.arange(y.shape[0]) < 300, 2, y)  # class 2 more frequent
-    fit = prepare_dask(
-        SoftmaxGDClassifier(), *_chunked(X, y, rows=1000), None, None, False
-    )
-    data = fit.objective.data
+    _, objective = _prepared(*_chunked(X, y, rows=1000))
+    data = objective.data
     # the 6 parts spread 3 and 3 over the 2 workers, their places known
     assert sorted(np.unique(data.where, return_counts=True)[1]) == [3, 3]
-    sample = data.sample(0.1, 1000, seed=3)
+    sample = stratified_sample(data, 0.1, 1000, 3, "float32")
     assert sample.where == data.where  # drawn where the parts are
-    counts, class_weight = sample.class_totals()
+    counts, class_weight = class_totals(sample)
     assert 1000 <= sample.n_rows == counts.sum() <= 1000 + 3 * 6
-    assert_allclose(class_weight, data.class_totals()[1], rtol=1e-6)
+    assert_allclose(class_weight, class_totals(data)[1], rtol=1e-6)
     # Every block stored in float32 (as ArrayBackend.sample), sums too.
     in_float32, in_float32_w, blocks = sample.map_sum(_stored_in_float32)
     assert in_float32 == in_float32_w == blocks >= 6
     assert sample.dtype == np.float32
     assert_array_equal(sample.part_rows() > 100, True)
-    larger = data.sample(0.2, 1000, seed=3)
+    larger = stratified_sample(data, 0.2, 1000, 3, "float32")
     assert larger.n_rows > sample.n_rows
-    assert data.sample(0.5, 6000, seed=3) is None  # all of the rows
+    assert stratified_sample(data, 0.5, 6000, 3, "float32") is None  # all rows
 
 
 def test_converges_to_numpy_optimum_threaded():
@@ -278,13 +286,9 @@ def test_passes_make_no_tasks_and_keep_no_garbage(client):
     refers to, no more: the count does not grow with the iterations. The
     passes give what the numpy backend gives."""
     from sk_softmax._backend import ArrayBackend
-    from sk_softmax.dask import prepare_dask
 
     X, y = _data(n=1000, seed=11)
-    fit = prepare_dask(
-        SoftmaxGDClassifier(), *_chunked(X, y, rows=250), None, None, False
-    )
-    objective = fit.objective
+    _, objective = _prepared(*_chunked(X, y, rows=250))
     w = np.full(y.shape[0], 1.0 / y.shape[0])
     local = objective._on(ArrayBackend(X, y, w, 3, np))  # y: 0, 1, 2
     P = 0.1 * np.random.default_rng(0).standard_normal(objective.zeros().shape)
@@ -315,12 +319,9 @@ def test_parts_are_aligned(client):
     """Chunks of a numpy X travel inside the task graph (``from_array``)
     and can arrive at odd addresses, where numpy's products skip BLAS; the
     parts the actors hold are aligned."""
-    from sk_softmax.dask import prepare_dask
 
     X, y = _data(n=2000, d=50, seed=12)
-    fit = prepare_dask(
-        SoftmaxGDClassifier(), *_chunked(X, y, rows=500), None, None, False
-    )
+    _, objective = _prepared(*_chunked(X, y, rows=500))
 
     def aligned(dask_worker):
         return [
@@ -330,7 +331,7 @@ def test_parts_are_aligned(client):
         ]
 
     flags = sum(client.run(aligned).values(), [])
-    assert len(flags) >= len(fit.objective.data.parts) and all(flags)
+    assert len(flags) >= len(objective.data.parts) and all(flags)
 
 
 def _never_computed(shape, chunks):
@@ -414,27 +415,23 @@ def _blas_threads(xp, X, y, w):
 
 def test_one_blas_thread_per_task(client):
     """Each task on the workers runs with BLAS limited to one thread."""
-    from sk_softmax.dask import prepare_dask
 
     X, y = _data(n=600, seed=8)
-    fit = prepare_dask(
-        SoftmaxGDClassifier(), *_chunked(X, y, rows=100), None, None, False
-    )
-    blocks, threads = fit.objective.data.map_sum(_blas_threads)
+    _, objective = _prepared(*_chunked(X, y, rows=100))
+    blocks, threads = objective.data.map_sum(_blas_threads)
     assert threads == blocks  # one thread in every block of every part
 
 
 def test_take_and_warm_start_threaded():
     """``take`` brings a few rows to the client; ``warm_start`` continues
     a Dask fit from its model."""
-    from sk_softmax.dask import prepare_dask
 
     X, y = _data(n=900, seed=9)
     Xd, yd = _chunked(X, y, rows=200)
     with dask.config.set(scheduler="threads"):
-        fit = prepare_dask(SoftmaxGDClassifier(), Xd, yd, None, None, False)
+        _, objective = _prepared(Xd, yd)
         rows = np.array([0, 199, 200, 555, 899])
-        batch = fit.objective.data.take(rows, scale=2.0)
+        batch = objective.data.take(rows, scale=2.0)
         assert_allclose(batch.X, X[rows])
         assert_array_equal(batch.y, y[rows])
         assert_allclose(batch.w, 2.0 / 900)

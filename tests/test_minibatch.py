@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 from sk_softmax import SoftmaxGDClassifier, _sgd
 from sk_softmax._objective import SoftmaxObjective, objective_value
 from sk_softmax._optimizers import StepSchedule
-from sk_softmax._solvers import drive, minimize
+from sk_softmax._solvers import GDOptions, drive, minimize
 
 ALPHA = 1e-4  # the default penalty strength
 
@@ -639,7 +639,7 @@ def test_one_batch_epochs_are_gradient_descent_steps(iris, l1_ratio):
         tol=0.0,
         scale=None,
         report=lambda it, state: full.append(state) and False,
-        learning_rate=eta,
+        options=GDOptions(learning_rate=eta),
     )
     P = objective.zeros()
     for state, gd_state in zip(states, full, strict=True):

@@ -800,7 +800,7 @@ def test_on_sample_is_the_objective_on_the_sampled_rows():
     obj = objective(X, y, w, alpha=0.05)
     assert obj.on_sample(0.1, 400, seed=0) is obj
     assert obj.on_sample(1.0, 1, seed=0) is obj
-    sample = obj.on_sample(0.25, 10, seed=0)
+    sample = obj.on_sample(0.25, 10, seed=0, dtype="float32")
     assert sample is not obj and 100 <= sample.n_rows <= 103
     # Its rows are stored in float32 (``ArrayBackend.sample``), and its
     # passes work in float32: the same numbers as in float64 to float32's
@@ -821,7 +821,7 @@ def test_on_sample_is_the_objective_on_the_sampled_rows():
         assert got.dtype == np.float32
         assert_allclose(got, expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
     # The sample is deterministic for a seed.
-    again = obj.on_sample(0.25, 10, seed=0)
+    again = obj.on_sample(0.25, 10, seed=0, dtype="float32")
     assert_array_equal(again.data.X, sample.data.X)
 
 
@@ -870,7 +870,8 @@ def test_objective_on_torch_equals_numpy():
     assert obj_t.optimality(P_t, g_t) == pytest.approx(
         obj_np.optimality(P, g_np), rel=1e-12
     )
-    sample_t, sample_np = obj_t.on_sample(0.2, 10, 0), obj_np.on_sample(0.2, 10, 0)
+    sample_t = obj_t.on_sample(0.2, 10, 0, "float32")
+    sample_np = obj_np.on_sample(0.2, 10, 0, "float32")
     assert sample_t.data.X.dtype == torch.float32  # both store it in float32
     assert sample_t.smooth_value(P_t) == pytest.approx(
         sample_np.smooth_value(P), rel=1e-6

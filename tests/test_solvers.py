@@ -16,24 +16,26 @@ from _problems import make_data, objective, solver_problem
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import minimize as scipy_minimize
 
-import sk_softmax._solvers as solvers
-from sk_softmax._backend import ArrayBackend
 from sk_softmax._objective import LogisticObjective, SoftmaxObjective
 from sk_softmax._solvers import (
     EXPLODING,
-    HESSIAN_MIN_ROWS,
     SOLVERS,
     DivergenceError,
+    HessianSample,
     Iteration,
     SolverResult,
-    _conjugate_gradient,
-    _wolfe_line_search,
+    _newton_cg,
     check_finite,
     drive,
+    hessian_sample,
     minimize,
 )
+from sk_softmax._solvers._line_search import wolfe_line_search
+from sk_softmax._solvers._newton_cg import conjugate_gradient
 
-SOLVER_OPTIONS = {"gd": {"learning_rate": 1.0}, "agd": {}, "lbfgs": {}, "newton-cg": {}}
+#: Options that a method needs (the constant step of "gd"); the others'
+#: defaults are their options classes' own.
+REQUIRED_OPTIONS = {"gd": {"learning_rate": 1.0}}
 
 
 def make_problem(**kwargs):
@@ -60,10 +62,13 @@ def run(
     scale=None,
     report=never_stop,
     seed=0,
-    **options,
+    options=None,
+    **fields,
 ):
-    """``minimize`` with the solver's default options; returns the
-    ``SolverResult``."""
+    """``minimize`` with ``options``, or the method's options class built
+    from ``fields`` (its defaults otherwise); returns the ``SolverResult``."""
+    if options is None:
+        options = SOLVERS[name][1](**{**REQUIRED_OPTIONS.get(name, {}), **fields})
     return minimize(
         obj,
         P0,
@@ -73,7 +78,7 @@ def run(
         scale=scale,
         report=report,
         seed=seed,
-        **{**SOLVER_OPTIONS[name], **options},
+        options=options,
     )
 
 
@@ -175,7 +180,7 @@ def check_l1_optimality_conditions(obj, P, atol):
 
 def test_agd_solves_l1_problem():
     obj = l1_problem()
-    result = run("agd", obj, zeros(obj), tol=1e-10)
+    result = run("fista", obj, zeros(obj), tol=1e-10)
     P = result.P
     assert result.status == "converged"
     assert optimality_at(obj, P) <= 1e-9
@@ -288,8 +293,8 @@ def test_one_gradient_step_from_nonzero_point():
 SOLVER_PROBLEMS = [
     ("gd", 0.0),
     ("gd", 0.5),
-    ("agd", 0.0),
-    ("agd", 0.5),
+    ("fista", 0.0),
+    ("fista", 0.5),
     ("lbfgs", 0.0),
     ("newton-cg", 0.0),
 ]
@@ -320,11 +325,11 @@ def test_report_optimality_is_the_optimality_at_the_reported_point(name, l1_rati
     run(name, obj, zeros(obj), tol=1e-6, report=rec)
     for *_, P_reported, opt, _ in rec.calls:
         if opt is None:
-            assert name == "agd"
+            assert name == "fista"
         else:
             assert opt == pytest.approx(optimality_at(obj, P_reported), rel=1e-9)
     assert rec.calls[-1][3] is not None
-    if name == "agd":
+    if name == "fista":
         assert any(c[3] is None for c in rec.calls)
 
 
@@ -386,7 +391,7 @@ def test_converged_means_optimality_below_tol_times_scale(name, l1_ratio, seed, 
     assert result.status == "converged"
     # The returned point meets the criterion ...
     assert optimality_at(obj, result.P) <= tol * scale
-    if name == "agd":
+    if name == "fista":
         # agd screens with its gradient mapping (measured at the extrapolated
         # point) and confirms at the iterate: it may stop a little after the
         # first iterate that met the criterion, never before.
@@ -470,7 +475,7 @@ def test_wolfe_line_search_meets_the_strong_wolfe_conditions(seed, t0):
     f, g = obj.smooth_value_and_gradient(P)
     d = -g * rng.uniform(0.5, 2.0, size=g.shape)  # a descent direction
     gd = float(np.sum(g * d))
-    t, P_new, f_new, g_new = _wolfe_line_search(obj, P, f, g, d, gd, t0)
+    t, P_new, f_new, g_new = wolfe_line_search(obj, P, f, g, d, gd, t0)
     assert_allclose(P_new, P + t * d)
     assert f_new == pytest.approx(obj.smooth_value(P_new), rel=1e-12)
     assert f_new <= f + 1e-4 * t * gd
@@ -624,16 +629,17 @@ def test_hessian_sample_is_a_tenth_of_the_rows_but_at_least_2000(
     (300 classes: 12000 rows, not a tenth) and, on dense rows only,
     ``HESSIAN_ROWS_PER_FEATURE`` per column of ``P`` (60 columns: 4500
     rows) up to three quarters of the rows, one more per class at most."""
-    assert (solvers.HESSIAN_FRACTION, HESSIAN_MIN_ROWS) == (0.1, 2_000)
-    assert solvers.HESSIAN_ROWS_PER_CLASS == 40
-    assert solvers.HESSIAN_ROWS_PER_FEATURE == 75
+    defaults = HessianSample()
+    assert (defaults.fraction, defaults.min_rows) == (0.1, 2_000)
+    assert defaults.rows_per_class == 40
+    assert (defaults.rows_per_feature, defaults.max_share) == (75, 0.75)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n_rows, d))
     if sparse:
         X = sp.csr_array(X * (rng.uniform(size=X.shape) < 0.1))
     y = rng.integers(0, K, size=n_rows)
     obj = objective(X, y, np.full(n_rows, 1 / n_rows), K=K)
-    sample = solvers.hessian_sample(obj, solvers.HESSIAN_FRACTION, seed=0)
+    sample = hessian_sample(obj, HessianSample(), seed=0)
     if expected == n_rows:
         assert sample is obj
     assert expected <= sample.n_rows <= expected + K
@@ -659,7 +665,7 @@ def test_newton_cg_with_a_subsampled_hessian_reaches_the_optimum(sparse, monkeyp
     result = run("newton-cg", obj, obj.product_layout(zeros(obj)), tol=1e-10)
     # The Hessian of a stratified sample of 2000 rows (one more per class at
     # most), the gradient of all 6000.
-    assert HESSIAN_MIN_ROWS == 2_000
+    assert HessianSample().min_rows == 2_000
     assert all(2_000 <= size <= 2_003 for size in sizes[:2])
     assert len(sizes) == result.n_iter
     assert result.status == "converged"
@@ -674,8 +680,8 @@ def test_newton_cg_hessian_sample_is_seeded(monkeypatch):
     samples = []
     on_sample = SoftmaxObjective.on_sample
 
-    def spy(self, fraction, min_rows, seed):
-        sample = on_sample(self, fraction, min_rows, seed)
+    def spy(self, fraction, min_rows, seed, dtype):
+        sample = on_sample(self, fraction, min_rows, seed, dtype)
         samples.append(sample.data.X[:5].copy())
         return sample
 
@@ -695,11 +701,10 @@ def test_newton_cg_grows_the_hessian_sample_near_the_optimum(monkeypatch):
     # feature, for speed) for 105 parameters: near the optimum the sampled
     # curvature is too rough for Newton's fast convergence, and the sample
     # must grow, up to all rows.
-    monkeypatch.setattr(solvers, "HESSIAN_MIN_ROWS", 400)
-    monkeypatch.setattr(solvers, "HESSIAN_ROWS_PER_FEATURE", 10)
+    sample = HessianSample(min_rows=400, rows_per_feature=10)
     obj = make_problem(seed=9, n=1_200, d=20, K=5, alpha=1e-4)
     sizes = hessian_sizes(monkeypatch)
-    result = run("newton-cg", obj, zeros(obj), tol=1e-10, max_iter=100)
+    result = run("newton-cg", obj, zeros(obj), tol=1e-10, max_iter=100, sample=sample)
     assert result.status == "converged"
     assert 400 <= sizes[0] <= 405 and sizes[-1] == 1_200
     assert len(set(sizes)) >= 3  # it grew in steps
@@ -727,7 +732,7 @@ def test_conjugate_gradient_solves_with_a_diagonal_preconditioner():
     solutions = {}
     for name, diagonal in [("plain", np.ones(n)), ("scaled", np.diag(H).copy())]:
         products.clear()
-        solutions[name] = _conjugate_gradient(hessp, g, 1e-10, 10 * n, np, diagonal)
+        solutions[name] = conjugate_gradient(hessp, g, 1e-10, 10 * n, np, diagonal)
         solutions[name + " products"] = len(products)
     x = np.linalg.solve(H, -g)
     assert_allclose(solutions["scaled"], x, rtol=1e-6)
@@ -735,7 +740,7 @@ def test_conjugate_gradient_solves_with_a_diagonal_preconditioner():
     assert solutions["plain products"] > 2 * solutions["scaled products"]
     D = np.diag(scales)
     products.clear()
-    d = _conjugate_gradient(
+    d = conjugate_gradient(
         lambda p: products.append(1) or D @ p, g, 1e-12, n, np, scales
     )
     assert_allclose(d, -g / scales, rtol=1e-12)
@@ -760,7 +765,7 @@ def test_conjugate_gradient_holds_five_parameter_arrays():
 
     tracemalloc.start()
     try:
-        _conjugate_gradient(hessp, g, 0.0, 5, np, diagonal)
+        conjugate_gradient(hessp, g, 0.0, 5, np, diagonal)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -842,14 +847,14 @@ def test_newton_cg_line_search_holds_no_earlier_gradient(monkeypatch):
         gradients.append(weakref.ref(g))
         return f, g
 
-    search = solvers._backtracking_line_search
+    search = _newton_cg.backtracking_line_search
 
     def counting(*args, **kwargs):
         alive.append(sum(ref() is not None for ref in gradients))
         return search(*args, **kwargs)
 
     monkeypatch.setattr(obj, "smooth_value_and_gradient", tracked)
-    monkeypatch.setattr(solvers, "_backtracking_line_search", counting)
+    monkeypatch.setattr(_newton_cg, "backtracking_line_search", counting)
     result = run("newton-cg", obj, obj.product_layout(zeros(obj)), tol=1e-8)
     assert result.status == "converged" and len(alive) >= 3
     assert alive == [0] * len(alive)
@@ -866,18 +871,17 @@ def test_newton_cg_direction_on_the_columns_of_its_sample(monkeypatch):
     Hessian's rows use, the step on the others is ``-g / l2``: the same
     Newton step of the sampled Hessian as conjugate gradients on all the
     columns reach. (The sample in float64: the comparison is at 1e-7.)"""
-    monkeypatch.setattr(ArrayBackend, "sample_dtype", "float64")
     obj = wide_sparse_problem()
-    curvature = solvers.hessian_sample(obj, solvers.HESSIAN_FRACTION, seed=0)
-    model = solvers._hessian_model(curvature)
+    curvature = hessian_sample(obj, HessianSample(dtype="float64"), seed=0)
+    model = _newton_cg.hessian_model(curvature)
     index = model[1]
     used_by_data = np.unique(obj.data.X.indices)
     assert curvature.n_rows < obj.n_rows and index.shape[0] - 1 < used_by_data.shape[0]
     P = obj.product_layout(0.1 * np.random.default_rng(0).standard_normal((4, 601)))
     _, g = obj.smooth_value_and_gradient(P)
     tolerance = 1e-13 * np.linalg.norm(g)
-    d = solvers._newton_direction(model, P, g, tolerance, 5_000, False)
-    everywhere = solvers._newton_direction(
+    d = _newton_cg.newton_direction(model, P, g, tolerance, 5_000, False)
+    everywhere = _newton_cg.newton_direction(
         (curvature, None), P, g, tolerance, 5_000, False
     )
     assert_allclose(d, everywhere, rtol=1e-7, atol=1e-9 * np.abs(d).max())
@@ -900,7 +904,7 @@ def test_newton_cg_conjugate_gradients_on_a_sample_run_in_float32(monkeypatch, s
         obj = objective(obj.data.X.toarray(), obj.data.y, obj.data.w, K=4, alpha=1e-4)
     P = obj.product_layout(0.1 * np.random.default_rng(0).standard_normal((4, 601)))
     _, g = obj.smooth_value_and_gradient(P)
-    solve, seen = solvers._conjugate_gradient, []
+    solve, seen = _newton_cg.conjugate_gradient, []
 
     def spy(hessp, g_model, tolerance, max_iter, xp, diagonal):
         def product(V):
@@ -911,16 +915,17 @@ def test_newton_cg_conjugate_gradients_on_a_sample_run_in_float32(monkeypatch, s
         seen.append((g_model.dtype, diagonal.dtype))
         return solve(product, g_model, tolerance, max_iter, xp, diagonal)
 
-    monkeypatch.setattr(solvers, "_conjugate_gradient", spy)
+    monkeypatch.setattr(_newton_cg, "conjugate_gradient", spy)
     directions = {}
     for dtype in ("float32", "float64"):
-        monkeypatch.setattr(ArrayBackend, "sample_dtype", dtype)
-        curvature = solvers.hessian_sample(obj, solvers.HESSIAN_FRACTION, seed=0)
+        curvature = hessian_sample(obj, HessianSample(dtype=dtype), seed=0)
         assert curvature is not obj and curvature.data.dtype == dtype
-        model = solvers._hessian_model(curvature)
+        model = _newton_cg.hessian_model(curvature)
         assert (model[1] is not None) == sparse
         seen.clear()
-        d = solvers._newton_direction(model, P, g, 1e-6 * np.linalg.norm(g), 500, False)
+        d = _newton_cg.newton_direction(
+            model, P, g, 1e-6 * np.linalg.norm(g), 500, False
+        )
         assert len(seen) > 3 and set(seen) == {(np.dtype(dtype),) * 2}
         assert d.dtype == np.float64 and d.shape == g.shape
         directions[dtype] = d
@@ -935,13 +940,13 @@ def test_newton_cg_on_sparse_rows_solves_on_fewer_columns(monkeypatch):
     use them all), and reaches the optimum."""
     obj = wide_sparse_problem()
     widths = []
-    solve = solvers._conjugate_gradient
+    solve = _newton_cg.conjugate_gradient
 
     def spy(hessp, g, *args):
         widths.append(g.shape[1])
         return solve(hessp, g, *args)
 
-    monkeypatch.setattr(solvers, "_conjugate_gradient", spy)
+    monkeypatch.setattr(_newton_cg, "conjugate_gradient", spy)
     result = run("newton-cg", obj, obj.product_layout(zeros(obj)), tol=1e-9)
     assert result.status == "converged"
     assert widths[0] < 601
@@ -978,21 +983,22 @@ def test_newton_cg_forcing_term_is_capped_by_the_sample_share(monkeypatch, min_r
     Hessian sample's share of the rows within [0.1, 0.5]: 0.5 on all of the
     rows (the textbook bound), 0.1 on a tenth of them, 0.3 on 30%."""
     n = 6_000
+    sample = HessianSample()
     if min_rows is not None:  # a sample of min_rows rows (the tenth is 600)
-        monkeypatch.setattr(solvers, "HESSIAN_MIN_ROWS", min_rows)
-        monkeypatch.setattr(solvers, "HESSIAN_ROWS_PER_FEATURE", 0)
+        sample = HessianSample(min_rows=min_rows, rows_per_feature=0)
     obj = make_problem(seed=13, n=n if min_rows else 500)
     sizes = hessian_sizes(monkeypatch)
     norms, relative = [], []
-    direction = solvers._newton_direction
+    direction = _newton_cg.newton_direction
 
     def spy(model, P, g, tolerance, *args):
         norms.append(np.linalg.norm(g))
         relative.append(tolerance / norms[-1])
         return direction(model, P, g, tolerance, *args)
 
-    monkeypatch.setattr(solvers, "_newton_direction", spy)
-    result = run("newton-cg", obj, obj.product_layout(zeros(obj)), tol=1e-10)
+    monkeypatch.setattr(_newton_cg, "newton_direction", spy)
+    P0 = obj.product_layout(zeros(obj))
+    result = run("newton-cg", obj, P0, tol=1e-10, sample=sample)
     assert result.status == "converged" and result.n_iter >= 3
     assert relative[0] == pytest.approx(0.1)
     share = np.array(sizes[1:]) / obj.n_rows
@@ -1022,13 +1028,13 @@ def binary_problem(alpha=1e-2, zero_column=False):
 
 def conjugate_gradient_calls(monkeypatch):
     calls = []
-    cg = solvers._conjugate_gradient
+    cg = _newton_cg.conjugate_gradient
 
     def spy(*args):
         calls.append(1)
         return cg(*args)
 
-    monkeypatch.setattr(solvers, "_conjugate_gradient", spy)
+    monkeypatch.setattr(_newton_cg, "conjugate_gradient", spy)
     return calls
 
 
@@ -1040,8 +1046,8 @@ def test_newton_cg_steps_directly_on_small_binary_problems(monkeypatch):
     calls = conjugate_gradient_calls(monkeypatch)
     direct = run("newton-cg", obj, obj.zeros(), tol=1e-12)
     assert direct.status == "converged" and not calls
-    monkeypatch.setattr(solvers, "DIRECT_MAX_FEATURES", 3)  # 7 columns: too many
-    iterative = run("newton-cg", obj, obj.zeros(), tol=1e-12)
+    # 7 columns: too many
+    iterative = run("newton-cg", obj, obj.zeros(), tol=1e-12, direct_max_features=3)
     assert iterative.status == "converged" and calls
     assert direct.n_iter <= iterative.n_iter
     assert_allclose(direct.P, iterative.P, rtol=1e-9, atol=1e-11)
