@@ -88,8 +88,9 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         - "newton-cg": truncated Newton. Conjugate gradients solve for the
           Newton step with hand-derived Hessian-vector products, taken on a
           random sample of the rows with positive weight, stratified by class
-          (about a tenth of them, at least 2000), so that each costs a
-          fraction of a pass over the data; the gradient and a
+          and large enough to represent every class and, on dense data,
+          every feature (all the rows of small data), so that on large data
+          each costs a fraction of a pass; the gradient and a
           backtracking line search use all the data. The conjugate gradients
           divide each feature's step by its curvature (a diagonal
           preconditioner), which sparse data with rare features need. Smooth

@@ -174,7 +174,7 @@ def _raw_part(X, y, sample_weight, dtype):
     else:
         # Aligned: a chunk that travelled inside a task graph (``from_array``
         # on a numpy X) can arrive at an odd address, where numpy's products
-        # skip BLAS (passes 3-5x slower); such a chunk is copied, once.
+        # skip BLAS; such a chunk is copied, once.
         X = np.require(X, dtype=dtype, requirements="A")
     y = np.asarray(y).reshape(-1)
     if sample_weight is None:

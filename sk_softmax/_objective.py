@@ -136,7 +136,7 @@ class SoftmaxObjective:
         itself as rows with an empty last column (``data.padded``): the
         part for ``W`` comes out with ``P``'s shape and the one for ``b``
         is written into its last column, where ``join`` would copy the
-        whole array (160 MB at 1M features and 20 classes) once more."""
+        whole array once more."""
         W, b = self.split(P)
         padded = None if b is None else self.data.padded()
         if padded is None:

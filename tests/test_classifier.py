@@ -344,25 +344,16 @@ def test_sparse_products_read_the_coefficients_without_a_copy(
 def test_solver_choice(monkeypatch, solver, fmt, l1_ratio, expected):
     """The classifier's choice reaches ``_solvers.minimize`` as the key of
     ``_solvers.SOLVERS`` that runs: exactly one solver, the expected one."""
-    import sk_softmax._solvers as solvers_module
+    import sk_softmax._fitting as fitting_module
 
     called = []
+    minimize = fitting_module.minimize
 
-    def recording(name, solver):
-        def run(*args, **kwargs):
-            called.append(name)
-            return solver(*args, **kwargs)
+    def recording(*args, method, **kwargs):
+        called.append(method)
+        return minimize(*args, method=method, **kwargs)
 
-        return run
-
-    monkeypatch.setattr(
-        solvers_module,
-        "SOLVERS",
-        {
-            name: (recording(name, f), options)
-            for name, (f, options) in solvers_module.SOLVERS.items()
-        },
-    )
+    monkeypatch.setattr(fitting_module, "minimize", recording)
     X, y = data("wine")
     X = X if fmt is None else sp.csr_matrix(X).asformat(fmt)
     SoftmaxGDClassifier(alpha=1e-2, l1_ratio=l1_ratio, solver=solver).fit(X, y)

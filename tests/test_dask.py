@@ -457,3 +457,42 @@ def test_dask_dataframe_threaded():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert_allclose(model.predict_proba(df), expected.predict_proba(df), atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    "weights, class_weight",
+    [("huge", None), (None, "balanced"), ("uneven", None), ("uneven", "balanced")],
+)
+def test_same_model_as_numpy_for_any_weights(client, weights, class_weight):
+    """The preparation is the in-memory one: uniform weights of 1e307 (whose
+    sum overflows, rescaled as on numpy), "balanced" class weights and
+    uneven sample weights give the numpy fit's model, on 6000 rows (the
+    Hessian sample then a part of them, drawn within the chunks)."""
+    X, y = _data(n=6000, seed=14)
+    y = np.where(np.arange(y.shape[0]) < 600, 2, y)  # unequal class sizes
+    rng = np.random.default_rng(14)
+    sample_weight = {
+        None: None,
+        "huge": np.full(y.shape[0], 1e307),
+        "uneven": rng.uniform(0.0, 3.0, size=y.shape[0]) ** 3,
+    }[weights]
+    kwargs = dict(alpha=1e-3, class_weight=class_weight, tol=1e-8, max_iter=100)
+    expected = SoftmaxGDClassifier(**kwargs).fit(X, y, sample_weight=sample_weight)
+    Xd, yd = _chunked(X, y, rows=1500)
+    wd = None if sample_weight is None else da.from_array(sample_weight, chunks=1500)
+    model = SoftmaxGDClassifier(**kwargs).fit(Xd, yd, sample_weight=wd)
+    assert np.all(np.isfinite(model.coef_))
+    assert_allclose(model.predict_proba(X), expected.predict_proba(X), atol=1e-6)
+
+
+def test_fits_without_random_state_are_identical(client):
+    """``random_state=None``: two fits on the 2-process cluster give the same
+    model, bit for bit (the Hessian sample's seed is fixed, and the same
+    parts are summed together on every fit, in the same order)."""
+    X, y = _data(n=8000, seed=15)
+    Xd, yd = _chunked(X, y, rows=1000)
+    a = SoftmaxGDClassifier(alpha=1e-4).fit(Xd, yd)
+    b = SoftmaxGDClassifier(alpha=1e-4).fit(Xd, yd)
+    assert a.n_iter_ >= 3
+    assert_array_equal(a.coef_, b.coef_)
+    assert_array_equal(a.intercept_, b.intercept_)

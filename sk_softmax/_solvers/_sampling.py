@@ -22,7 +22,7 @@ class HessianSample:
     Float64 rows are stored in ``dtype`` (None: as they are): the sampled
     Hessian only chooses a step's direction, and differs from the data's by
     the sampling error, far above float32's rounding, while float32 products
-    are about twice as fast on a copy half the size. The gradient, the line
+    run faster, on a copy half the size. The gradient, the line
     search and the stopping test stay in the data's dtype.
     """
 
