@@ -13,35 +13,20 @@ Written once, on top of the interface, for every backend: the per-class
 totals of the weights (``class_totals``), the normalized training weights
 (``normalized``) and the stratified Hessian sample (``stratified_sample``).
 
-``is_dask``, and through it ``read`` (the factory: the inputs of a fit on
-their backend) and ``chunkwise`` (predictions), are the one place that
-asks where the data lives; nothing else does.
+Which backend a fit's inputs go to is decided in ``_inputs.py``, the one
+module that asks where the data lives.
 """
 
-import functools
 import math
-import sys
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils._array_api import (
-    _is_numpy_namespace,
-    get_namespace_and_device,
-    move_to,
-)
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils._array_api import _is_numpy_namespace, move_to
 
 from ._array_ops import as_dtype, sum_parts
-from ._labels import (
-    check_classes,
-    class_factors,
-    class_weights,
-    encode_labels,
-    labels_on_device,
-)
+from ._labels import class_factors, class_weights
 
 
 class Backend(Protocol):
@@ -211,44 +196,7 @@ def storage_dtype(dtype, stored, xp):
     return getattr(xp, stored)
 
 
-# ------------------------------------------------- where the data lives
-
-
-def is_dask(*arrays):
-    """Whether any of ``arrays`` is a Dask collection (never imports Dask:
-    without it in ``sys.modules``, none can be)."""
-    if sys.modules.get("dask") is None:  # not imported, or blocked
-        return False
-    import dask
-
-    return any(dask.is_dask_collection(a) for a in arrays)
-
-
-def read(estimator, X, y, sample_weight, classes, plan):
-    """The training rows of a fit (``TrainingRows``), on the backend that
-    suits the inputs: ``_dask_backend.read`` for Dask collections, which
-    stay on the workers, ``read_arrays`` for arrays in memory."""
-    if is_dask(X, y, sample_weight):
-        from ._dask_backend import read as read_dask
-
-        return read_dask(estimator, X, y, sample_weight, classes, plan)
-    return read_arrays(estimator, X, y, sample_weight, classes, plan)
-
-
-def chunkwise(method):
-    """A prediction method ``method(estimator, X)`` that, for Dask ``X``,
-    returns a lazy Dask array computed chunk by chunk
-    (``_dask_backend.predict``)."""
-
-    @functools.wraps(method)
-    def predict(estimator, X):
-        if is_dask(X):
-            from ._dask_backend import predict as predict_dask
-
-            return predict_dask(estimator, X, method.__name__)
-        return method(estimator, X)
-
-    return predict
+# ------------------------------------------------------ what a reader gives
 
 
 @dataclass(frozen=True)
@@ -264,45 +212,6 @@ class TrainingRows:
     X: object
     y: object
     sample_weight: object
-
-
-def read_arrays(estimator, X, y, sample_weight, classes, plan):
-    """``read`` for arrays in memory: ``X`` and ``y`` validated
-    (``validate_data``, which sets ``n_features_in_`` and
-    ``feature_names_in_`` unless a ``partial_fit`` continues), the classes
-    checked against the labels and the model (``plan.resume``), the labels
-    encoded, the sample weights checked.
-
-    Everything is in the namespace of ``X`` and on its device (array API
-    dispatch), but for string and boolean labels, which stay in numpy."""
-    xp, is_array_api, device = get_namespace_and_device(X)
-    dtypes = [xp.float64, xp.float32] if is_array_api else [np.float64, np.float32]
-    X, y = validate_data(
-        estimator,
-        X,
-        y,
-        accept_sparse=["csr", "csc"],
-        dtype=dtypes,
-        reset=not (plan.incremental and plan.resume),
-    )
-    check_classification_targets(y)
-    y, xp_y = labels_on_device(y, xp, device, is_array_api)
-    classes = check_classes(
-        getattr(estimator, "classes_", None),
-        y,
-        classes,
-        xp_y,
-        incremental=plan.incremental,
-        continuing=plan.resume,
-    )
-    y_index = encode_labels(y, classes, xp_y)
-    if is_array_api:
-        y_index = move_to(y_index, xp=xp, device=device)
-    weights = _check_sample_weight(
-        sample_weight, X, dtype=X.dtype, ensure_non_negative=True
-    )
-    data = ArrayBackend(X, y_index, weights, classes.shape[0], xp)
-    return TrainingRows(data, classes, X, y, weights)
 
 
 # ------------------------------------------------------------ in memory

@@ -17,7 +17,7 @@ from sklearn.utils.validation import (
 )
 
 from . import _fitting
-from ._backend import chunkwise
+from ._inputs import chunkwise
 from ._loss import log_softmax, softmax
 from ._monitor import FitMonitor
 from ._plan import make_plan

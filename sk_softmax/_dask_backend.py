@@ -1,7 +1,7 @@
 """The backend of rows on Dask workers (``DaskBackend``), how a fit's
 Dask inputs are read into it (``read``), and predictions on Dask arrays
-(``predict``). Imported only for Dask input (``_backend.read`` and
-``_backend.chunkwise``), so the package itself never needs Dask; the user
+(``predict``). Imported only for Dask input (``_inputs.read`` and
+``_inputs.chunkwise``), so the package itself never needs Dask; the user
 guide's "On a cluster" and ``sk_softmax.dask`` say what users see.
 
 What travels, and where the work is done:
@@ -658,7 +658,7 @@ def _raw_parts(runner, X, y, sample_weight):
 
 
 def read(estimator, X, y, sample_weight, classes, plan):
-    """``_backend.read`` for Dask inputs: a ``DaskBackend`` of the rows,
+    """``_inputs.read`` for Dask inputs: a ``DaskBackend`` of the rows,
     their label indices and sample weights, checked on the workers (``X``
     finite, weights finite and non-negative) and by ``_labels.check_classes``
     against the model a fit continues. Nothing of the size of ``X`` reaches

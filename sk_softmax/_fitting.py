@@ -1,7 +1,7 @@
 """The fit, between the estimator (``_classifier.py``) and the solvers.
 
 ``prepare`` turns a fit's inputs into a ``Problem``: the training rows on
-their backend (``_backend.read``), checked against the model a fit
+their backend (``_inputs.read``), checked against the model a fit
 continues, with the normalized training weights (``_backend.normalized``)
 and the early-stopping split. A problem is prepared once and solved for
 any penalty ``(alpha, l1_ratio)`` from any start (``Problem.solve``): the
@@ -28,7 +28,7 @@ from sklearn.utils._array_api import (
 )
 from sklearn.utils.extmath import _approximate_mode
 
-from . import _backend
+from . import _backend, _inputs
 from ._backend import ArrayBackend
 from ._monitor import ValidationSet
 from ._objective import LogisticObjective, SoftmaxObjective, softmax_parameters
@@ -201,7 +201,7 @@ def prepare(estimator, X, y, sample_weight, classes, plan):
     inputs read onto their backend and checked against the model the fit
     continues, the training weights normalized, the early-stopping rows
     split off (by a zero weight: ``X`` stays as it is)."""
-    rows = _backend.read(estimator, X, y, sample_weight, classes, plan)
+    rows = _inputs.read(estimator, X, y, sample_weight, classes, plan)
     if plan.resume:
         check_resumable(estimator.coef_, rows.data.n_features)
     data = _backend.normalized(

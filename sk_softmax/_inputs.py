@@ -1,0 +1,94 @@
+"""Where the data lives, decided once: a fit's inputs read onto the
+backend that suits them (``read``), and predictions on Dask input
+(``chunkwise``). This is the one module that asks whether data is on Dask
+(``is_dask``); the backends themselves are ``_backend.ArrayBackend`` (arrays
+in memory, read here by ``read_arrays``) and ``_dask_backend.DaskBackend``
+(chunks on Dask workers, read by ``_dask_backend.read``, imported only for
+Dask input)."""
+
+import functools
+import sys
+
+import numpy as np
+from sklearn.utils._array_api import get_namespace_and_device, move_to
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+from ._backend import ArrayBackend, TrainingRows
+from ._labels import check_classes, encode_labels, labels_on_device
+
+
+def is_dask(*arrays):
+    """Whether any of ``arrays`` is a Dask collection (never imports Dask:
+    without it in ``sys.modules``, none can be)."""
+    if sys.modules.get("dask") is None:  # not imported, or blocked
+        return False
+    import dask
+
+    return any(dask.is_dask_collection(a) for a in arrays)
+
+
+def read(estimator, X, y, sample_weight, classes, plan):
+    """The training rows of a fit (``TrainingRows``), on the backend that
+    suits the inputs: ``_dask_backend.read`` for Dask collections, which
+    stay on the workers, ``read_arrays`` for arrays in memory."""
+    if is_dask(X, y, sample_weight):
+        from ._dask_backend import read as read_dask
+
+        return read_dask(estimator, X, y, sample_weight, classes, plan)
+    return read_arrays(estimator, X, y, sample_weight, classes, plan)
+
+
+def chunkwise(method):
+    """A prediction method ``method(estimator, X)`` that, for Dask ``X``,
+    returns a lazy Dask array computed chunk by chunk
+    (``_dask_backend.predict``)."""
+
+    @functools.wraps(method)
+    def predict(estimator, X):
+        if is_dask(X):
+            from ._dask_backend import predict as predict_dask
+
+            return predict_dask(estimator, X, method.__name__)
+        return method(estimator, X)
+
+    return predict
+
+
+def read_arrays(estimator, X, y, sample_weight, classes, plan):
+    """``read`` for arrays in memory: ``X`` and ``y`` validated
+    (``validate_data``, which sets ``n_features_in_`` and
+    ``feature_names_in_`` unless a ``partial_fit`` continues), the classes
+    checked against the labels and the model (``plan.resume``), the labels
+    encoded, the sample weights checked.
+
+    Everything is in the namespace of ``X`` and on its device (array API
+    dispatch), but for string and boolean labels, which stay in numpy."""
+    xp, is_array_api, device = get_namespace_and_device(X)
+    dtypes = [xp.float64, xp.float32] if is_array_api else [np.float64, np.float32]
+    X, y = validate_data(
+        estimator,
+        X,
+        y,
+        accept_sparse=["csr", "csc"],
+        dtype=dtypes,
+        reset=not (plan.incremental and plan.resume),
+    )
+    check_classification_targets(y)
+    y, xp_y = labels_on_device(y, xp, device, is_array_api)
+    classes = check_classes(
+        getattr(estimator, "classes_", None),
+        y,
+        classes,
+        xp_y,
+        incremental=plan.incremental,
+        continuing=plan.resume,
+    )
+    y_index = encode_labels(y, classes, xp_y)
+    if is_array_api:
+        y_index = move_to(y_index, xp=xp, device=device)
+    weights = _check_sample_weight(
+        sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+    )
+    data = ArrayBackend(X, y_index, weights, classes.shape[0], xp)
+    return TrainingRows(data, classes, X, y, weights)
