@@ -438,20 +438,38 @@ def _stochastic(problem, plan, objective, P, schedule, report, saved):
         shuffle=plan.shuffle,
         rng=problem.rng,
     )
-    reference = math.log(problem.n_classes)  # J at the null model
     result = drive(
         iterations,
         P,
         max_iter=plan.max_iter,
         threshold=None,
         report=report,
-        reference=reference,
+        reference=_start_value(objective, P, plan),
+        ended=False,
     )
     if report.plateau_stopped and problem.validation is None:
         ratio = _stalled(objective, result.P)
         if ratio > STALLED:
             result.status, result.stalled = "stalled", ratio
     return result
+
+
+def _start_value(objective, P, plan):
+    """What a mini-batch run's objective is compared with to tell a
+    divergence: ``J`` at the start point on the rows the run visits (one
+    forward pass; ``log K`` at the null model), or ``log K`` if larger.
+
+    Only an objective that is not finite or grows far beyond it (``drive``'s
+    ``EXPLODING``) is a divergence: an epoch's objective is the mean of its
+    batches' along the way, and on a stream (noisy labels, labels that
+    drift between calls, one row at a time) it may well end above where it
+    started without anything going wrong."""
+    null_model = math.log(objective.n_classes)
+    if not plan.resume:
+        return null_model
+    with np.errstate(over="ignore", invalid="ignore"):
+        start = objective.smooth_value(P) + objective.nonsmooth_value(P)
+    return max(start, null_model) if math.isfinite(start) else null_model
 
 
 #: A mini-batch fit stopped by its plateau policy whose scaled gradient is
