@@ -5,6 +5,7 @@ inputs on their backend, labels, weights, validation split), solve
 reported by a ``_monitor.FitMonitor``), store (``_store``, the only place
 that sets fitted attributes)."""
 
+import copy
 from numbers import Integral, Real
 
 from sklearn.base import BaseEstimator, _fit_context
@@ -387,8 +388,19 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         start = (self.coef_, self.intercept_) if plan.resume else None
         result = problem.solve(plan, monitor, start=start, saved=saved)
         self._store(result, plan)
-        callback_ctx.call_on_fit_task_end(**fit_args, reconstruction_attributes={})
+        callback_ctx.call_on_fit_task_end(
+            **fit_args, reconstruction_attributes=self._fitted_copies
+        )
         return self
+
+    def _fitted_copies(self):
+        """Independent copies of the fitted attributes: the model handed to
+        a callback at the end of a fit, which may write to it."""
+        return {
+            name: copy.deepcopy(value)
+            for name, value in vars(self).items()
+            if name.endswith("_") and not name.startswith("_")
+        }
 
     def _store(self, result, plan):
         """Set the fitted attributes from a solve's ``FitResult``."""

@@ -583,6 +583,13 @@ def _take_rows(part, rows):
 # ------------------------------------------------------------- the fit
 
 
+def _frame_meta(X):
+    """What scikit-learn's feature-name checks read of ``X``: a Dask
+    DataFrame's empty pandas frame (``_meta``, the same columns), which
+    they recognize as they do pandas input; ``X`` itself otherwise."""
+    return X._meta if hasattr(X, "columns") and hasattr(X, "_meta") else X
+
+
 def _as_dask_array(a, name):
     """``a`` as a Dask array: Dask DataFrames and Series through
     ``to_dask_array`` (their row counts computed on the workers), in-memory
@@ -602,10 +609,7 @@ def _checked_inputs(estimator, X, y, sample_weight):
     """``X``, ``y`` and the weights as Dask arrays chunked alike by rows,
     checked on their metadata only (nothing is computed); sets
     ``n_features_in_`` and ``feature_names_in_`` as ``validate_data``."""
-    _check_feature_names(estimator, X, reset=True)
-    names = getattr(X, "columns", None)  # a Dask DataFrame's, as pandas'
-    if names is not None and all(isinstance(name, str) for name in names):
-        estimator.feature_names_in_ = np.asarray(list(names), dtype=object)
+    _check_feature_names(estimator, _frame_meta(X), reset=True)
     X = _as_dask_array(X, "X")
     if X.ndim != 2:
         raise ValueError(f"Expected a 2D array, got a {X.ndim}D Dask array instead.")
@@ -740,7 +744,7 @@ def predict(estimator, X, method):
     one task per row chunk, each calling the method on its chunk with a
     copy of the fitted model (its arrays only)."""
     check_is_fitted(estimator)
-    _check_feature_names(estimator, X, reset=False)  # as validate_data
+    _check_feature_names(estimator, _frame_meta(X), reset=False)
     X = _as_dask_array(X, "X")
     if X.ndim != 2:
         raise ValueError(f"Expected a 2D array, got a {X.ndim}D Dask array instead.")

@@ -34,7 +34,8 @@ from ._monitor import ValidationSet
 from ._objective import LogisticObjective, SoftmaxObjective, softmax_parameters
 from ._optimizers import PlateauStopping, StepSchedule
 from ._sgd import stochastic_gradient
-from ._solvers import check_finite, drive, minimize
+from ._solvers import EXPLODING, DivergenceError, check_finite, drive, minimize
+from ._solvers._driver import divergence_message
 
 
 @dataclass
@@ -101,7 +102,12 @@ class Problem:
             b = xp.asarray(b, copy=True)
         if W.shape[0] == 2:
             W, b = (W[1, :] - W[0, :])[None, :], xp.reshape(b[1] - b[0], (1,))
-        return {"classes_": self.classes, "coef_": W, "intercept_": b}
+        classes = self.classes
+        if isinstance(classes, np.ndarray):
+            classes = classes.copy()
+        else:
+            classes = get_namespace(classes)[0].asarray(classes, copy=True)
+        return {"classes_": classes, "coef_": W, "intercept_": b}
 
     def start(self, objective, start=None):
         """The parameter array from which ``objective`` is minimised:
@@ -438,15 +444,16 @@ def _stochastic(problem, plan, objective, P, schedule, report, saved):
         shuffle=plan.shuffle,
         rng=problem.rng,
     )
+    reference = _value_on_rows(objective, P, plan)
     result = drive(
         iterations,
         P,
         max_iter=plan.max_iter,
         threshold=None,
         report=report,
-        reference=_start_value(objective, P, plan),
-        ended=False,
+        reference=reference,
     )
+    _check_end(objective, result, reference)
     if report.plateau_stopped and problem.validation is None:
         ratio = _stalled(objective, result.P)
         if ratio > STALLED:
@@ -454,22 +461,37 @@ def _stochastic(problem, plan, objective, P, schedule, report, saved):
     return result
 
 
-def _start_value(objective, P, plan):
-    """What a mini-batch run's objective is compared with to tell a
-    divergence: ``J`` at the start point on the rows the run visits (one
-    forward pass; ``log K`` at the null model), or ``log K`` if larger.
+def _value_on_rows(objective, P, plan):
+    """What a mini-batch run is compared with to tell a divergence: ``J`` at
+    its start point on the rows it visits (a forward pass; ``log K`` at the
+    null model), or ``log K`` if larger.
 
-    Only an objective that is not finite or grows far beyond it (``drive``'s
-    ``EXPLODING``) is a divergence: an epoch's objective is the mean of its
-    batches' along the way, and on a stream (noisy labels, labels that
-    drift between calls, one row at a time) it may well end above where it
-    started without anything going wrong."""
+    An epoch's objective is the mean of its batches' along the way, each
+    taken before its step. On a stream (one row at a time, noisy labels,
+    labels that drift between calls) it may be far above ``log K`` from
+    the first batch on without anything going wrong; against the start
+    point's value on the same rows, only a run that makes the model worse
+    on them (``drive``'s ``ENDED_WORSE``) or blows up (``_check_end``)
+    fails."""
     null_model = math.log(objective.n_classes)
     if not plan.resume:
         return null_model
     with np.errstate(over="ignore", invalid="ignore"):
         start = objective.smooth_value(P) + objective.nonsmooth_value(P)
     return max(start, null_model) if math.isfinite(start) else null_model
+
+
+def _check_end(objective, result, reference):
+    """Raise ``DivergenceError`` if the model a mini-batch run ends with is
+    not finite on its rows or far worse there than the start
+    (``EXPLODING`` times ``reference``): with one batch per call an epoch's
+    objective is taken before its only step, and would not show it."""
+    if result.n_iter == 0:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        end = objective.smooth_value(result.P) + objective.nonsmooth_value(result.P)
+    if not end <= EXPLODING * reference:
+        raise DivergenceError(divergence_message(result.n_iter, end, reference))
 
 
 #: A mini-batch fit stopped by its plateau policy whose scaled gradient is

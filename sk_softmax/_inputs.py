@@ -64,6 +64,8 @@ def read_arrays(estimator, X, y, sample_weight, classes, plan):
 
     Everything is in the namespace of ``X`` and on its device (array API
     dispatch), but for string and boolean labels, which stay in numpy."""
+    _check_layout(X)
+    X, y, sample_weight = (_detached(a) for a in (X, y, sample_weight))
     xp, is_array_api, device = get_namespace_and_device(X)
     dtypes = [xp.float64, xp.float32] if is_array_api else [np.float64, np.float32]
     X, y = validate_data(
@@ -92,3 +94,26 @@ def read_arrays(estimator, X, y, sample_weight, classes, plan):
     )
     data = ArrayBackend(X, y_index, weights, classes.shape[0], xp)
     return TrainingRows(data, classes, X, y, weights)
+
+
+def _check_layout(X):
+    """Raise scikit-learn's ``TypeError`` for torch's sparse tensors, which
+    the array-API passes cannot slice: say what to pass instead."""
+    layout = getattr(X, "layout", None)
+    if layout is not None and type(X).__module__.startswith("torch"):
+        if str(layout) != "torch.strided":
+            raise TypeError(
+                f"A torch sparse tensor (layout={layout}) was passed, but "
+                "sparse input is supported as a scipy.sparse matrix only. "
+                "Pass X.to_dense(), or, on the CPU, a scipy.sparse CSR matrix "
+                "(e.g. scipy.sparse.csr_matrix(X.to_dense().numpy()))."
+            )
+
+
+def _detached(a):
+    """``a`` without its autograd graph (torch's ``requires_grad``): the
+    fit's arithmetic is not differentiated, and the fitted attributes are
+    plain tensors. No copy is made."""
+    if getattr(a, "requires_grad", False) and hasattr(a, "detach"):
+        return a.detach()
+    return a

@@ -52,7 +52,7 @@ def check_classes(classes_, y, classes, xp, *, incremental, continuing):
                 f"`classes={classes!r}` is not the same as on the first call to "
                 f"partial_fit, was: {classes_!r}"
             )
-        classes = classes_
+        classes = _labels_like(classes_, y, xp)  # a stream may change namespace
     present = unique(y, xp)
     unknown = present[~_isin(present, classes, xp)]
     if unknown.shape[0]:
@@ -74,8 +74,13 @@ def unique(y, xp):
 
 
 def _labels_like(labels, y, xp):
-    """Class labels (from ``unique_labels``) in ``y``'s namespace and device."""
+    """Class labels (from ``unique_labels``, or a fitted ``classes_``) in
+    ``y``'s namespace and on its device."""
     if _is_numpy_namespace(xp):
+        if not isinstance(labels, np.ndarray):
+            labels = move_to(labels, xp=np, device="cpu")
+        return labels
+    if get_namespace(labels)[0] is xp and array_device(labels) == array_device(y):
         return labels
     return move_to(labels, xp=xp, device=array_device(y))
 
@@ -89,9 +94,13 @@ def same_labels(a, b, xp):
 
 def encode_labels(y, classes, xp=np):
     """The label indices of ``y`` in the sorted ``classes`` (``xp``: their
-    namespace)."""
+    namespace). Boolean labels, whose two classes are ``[False, True]``, are
+    their own indices (array-API namespaces have no ``searchsorted`` of
+    booleans)."""
     if _is_numpy_namespace(xp):
         return np.searchsorted(classes, y)
+    if xp.isdtype(classes.dtype, "bool"):
+        return xp.astype(y, xp.int64)
     return xp.searchsorted(classes, y)
 
 

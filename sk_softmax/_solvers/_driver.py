@@ -61,17 +61,17 @@ class DivergenceError(ValueError):
     """The objective or the parameters stopped being finite, or exploded."""
 
 
-def drive(iterations, P, *, max_iter, threshold, report, reference, ended=True):
+def drive(iterations, P, *, max_iter, threshold, report, reference):
     """Run ``iterations`` (a solver's generator) for at most ``max_iter``
     iterations, reporting each; see the module docstring.
 
     ``P`` is the start point, returned if no iteration is made. An
     objective that is not finite or exceeds ``EXPLODING * reference``
-    raises ``DivergenceError`` (a ``ValueError``); with ``ended``, so does
-    a last objective above ``ENDED_WORSE * reference``: with a step too
-    long for the data's curvature, gradient descent diverges or oscillates
-    instead of converging. ``reference`` is the objective of the start
-    point on the same rows (or of the null model, if larger).
+    raises ``DivergenceError`` (a ``ValueError``), as does a last objective
+    above ``ENDED_WORSE * reference``: with a step too long for the data's
+    curvature, gradient descent diverges or oscillates instead of
+    converging. ``reference`` is the objective of the start point on the
+    same rows (or of the null model, if larger).
     """
     state, status, it = None, "max_iter", 0
     with np.errstate(over="ignore", invalid="ignore"):
@@ -82,10 +82,10 @@ def drive(iterations, P, *, max_iter, threshold, report, reference, ended=True):
                 status = end.value
                 break
             except OverflowError as error:
-                raise DivergenceError(_divergence_message(it + 1)) from error
+                raise DivergenceError(divergence_message(it + 1)) from error
             it += 1
             if not state.value <= EXPLODING * reference:  # also NaN
-                raise DivergenceError(_divergence_message(it, state.value))
+                raise DivergenceError(divergence_message(it, state.value))
             stop = report(it, state)
             if state.optimality is not None and state.optimality <= threshold:
                 status = "converged"
@@ -95,13 +95,13 @@ def drive(iterations, P, *, max_iter, threshold, report, reference, ended=True):
                 break
     if state is None:
         return SolverResult(P, 0, status)
-    if ended and not state.value <= ENDED_WORSE * reference:
-        raise DivergenceError(_divergence_message(it, state.value, reference))
+    if not state.value <= ENDED_WORSE * reference:
+        raise DivergenceError(divergence_message(it, state.value, reference))
     last = None if state.last is None else state.last()
     return SolverResult(state.P, it, status, last)
 
 
-def _divergence_message(iteration, value=None, reference=None):
+def divergence_message(iteration, value=None, reference=None):
     if value is None:
         found = "The fit diverged: the objective overflowed"
     elif reference is None:
@@ -126,5 +126,5 @@ def check_finite(P, xp):
     if not bool(xp.all(xp.isfinite(P))):
         raise DivergenceError(
             "Solver produced non-finite parameter weights. "
-            + _divergence_message("?").split(". ", 1)[1]
+            + divergence_message("?").split(". ", 1)[1]
         )
