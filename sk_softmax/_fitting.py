@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.model_selection._split import _validate_shuffle_split
@@ -339,8 +340,11 @@ def seed(random_state, rng):
 def _in_namespace(a, data, dtype):
     """The fitted array ``a`` (numpy, or another namespace's) in the
     namespace of the backend ``data``, on its device, in ``dtype``: a model
-    fitted on numpy continues on a device, and the other way round."""
+    fitted on numpy continues on a device, and the other way round; a
+    sparsified ``coef_`` (``sparsify()``) continues as the dense array."""
     xp = data.xp
+    if sp.issparse(a):
+        a = a.toarray()
     if _is_numpy_namespace(xp):
         if not isinstance(a, np.ndarray):
             a = move_to(a, xp=np, device="cpu")
