@@ -148,7 +148,10 @@ def test_scaled_abs_max_is_the_plain_formula_without_a_temporary(order, columns)
 def generic_namespace():
     """An array namespace whose arrays are not numpy arrays: the mask branch
     of ``label_values`` and ``subtract_at_labels``."""
-    return pytest.importorskip("array_api_strict")
+    return pytest.importorskip(
+        "array_api_strict",
+        reason="array-api-strict (the test and array-api extras) is not installed",
+    )
 
 
 @pytest.mark.parametrize("K", [2, 3, 5])
