@@ -1,8 +1,12 @@
 """Sphinx configuration: numpydoc API reference, sphinx-gallery of
 ../examples, Markdown pages through myst-parser.
 
-Build with ``sphinx-build -W -b html docs docs/_build/html`` (warnings are
-errors; the gallery's examples are executed, a few seconds each).
+Build with ``pip install -e ".[docs]" && sphinx-build -W -b html docs
+docs/_build/html`` (README.md; warnings are errors). The gallery's examples
+are executed, a few seconds each, but for ``plot_gpu.py``: it needs torch,
+which the docs leave out (a plain torch requirement pulls a multi-GB CUDA
+build), so its page shows the code without output. MathJax is served from
+the built pages (``sphinx-mathjax-offline``), not from a CDN.
 """
 
 import os
@@ -31,6 +35,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # MathJax 3 copied into _static: math offline
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "myst_parser",
@@ -55,7 +60,8 @@ autodoc_default_options = {}
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
-    "filename_pattern": r"/plot_",  # run every plot_*.py
+    # run every plot_*.py but plot_gpu.py (torch is not a docs requirement)
+    "filename_pattern": r"/plot_(?!gpu)",
     "abort_on_example_error": True,
     "download_all_examples": False,
     "remove_config_comments": True,
@@ -68,6 +74,17 @@ html_title = f"sk_softmax {release}"
 html_theme_options = {
     "navigation_with_keys": False,
     "show_prev_next": False,
+    # One line of top bar at 1400 px and narrower: the search field is a
+    # button at the end (Ctrl+K still opens it), not a field of its own.
+    "navbar_persistent": [],
+    "navbar_end": ["search-button", "theme-switcher", "navbar-icon-links"],
+}
+# The pages at the top of the toctree have no sub-pages: pydata's left
+# sidebar ("Section Navigation") would be empty there, so they have none
+# (the examples keep theirs, the list of examples).
+html_sidebars = {
+    page: []
+    for page in ("index", "user_guide", "derivation", "api", "benchmarks", "changelog")
 }
 html_static_path = []
 

@@ -11,6 +11,10 @@ model equals the one fitted on numpy arrays.
 
 scipy reads ``SCIPY_ARRAY_API=1`` once, when it is first imported: the script
 sets it before importing anything else.
+
+The documentation shows this script without running it (building the docs
+does not install torch); run it with torch installed
+(``pip install ".[array-api]"``) to see its output.
 """
 
 import os

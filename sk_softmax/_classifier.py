@@ -10,7 +10,7 @@ from numbers import Integral, Real
 
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.callback import CallbackSupportMixin
-from sklearn.linear_model._base import LinearClassifierMixin
+from sklearn.linear_model._base import LinearClassifierMixin, SparseCoefMixin
 from sklearn.utils._array_api import check_same_namespace, get_namespace
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
@@ -26,7 +26,9 @@ from ._plan import make_plan
 _CALLBACK_KEYS = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")
 
 
-class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstimator):
+class SoftmaxGDClassifier(
+    CallbackSupportMixin, LinearClassifierMixin, SparseCoefMixin, BaseEstimator
+):
     """Multinomial logistic (softmax) regression trained by gradient descent.
 
     Minimises the weighted mean cross-entropy of the softmax model plus an

@@ -3,12 +3,11 @@ numpy model on every namespace, outputs in X's namespace and on its device,
 and no device-to-host transfer per iteration.
 
 These tests need ``array-api-strict`` and ``torch`` (the ``array-api``
-extra, which CI installs: none of them is skipped there, and with ``CI`` set
-a missing package fails the run instead of skipping it). Combinations on
-CUDA are added where a GPU is available.
+extra). Without them they skip; CI installs both and runs them with
+``--no-skips`` (conftest.py), where a skip fails. Combinations on CUDA are
+added where a GPU is available.
 """
 
-import os
 import warnings
 
 import numpy as np
@@ -33,12 +32,12 @@ from sklearn.utils.estimator_checks import (
 
 from sk_softmax import SoftmaxGDClassifier
 
-if os.environ.get("CI"):  # CI installs both: there, a missing one is an error
-    import array_api_strict
-    import torch
-else:
-    array_api_strict = pytest.importorskip("array_api_strict")
-    torch = pytest.importorskip("torch")
+array_api_strict = pytest.importorskip(
+    "array_api_strict", reason="the array-api extra's array-api-strict is not installed"
+)
+torch = pytest.importorskip(
+    "torch", reason="the array-api extra's torch is not installed"
+)
 
 COMBINATIONS = [
     ("array_api_strict", "CPU_DEVICE", "float64"),

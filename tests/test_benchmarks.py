@@ -42,7 +42,9 @@ def test_fit_trace_excludes_every_evaluation_and_only_those(monkeypatch):
 
 
 def test_plot_problem_writes_a_png_and_refuses_no_records(tmp_path):
-    pytest.importorskip("matplotlib")
+    pytest.importorskip(
+        "matplotlib", reason="matplotlib (the test extra) is not installed"
+    )
     import bench_all
 
     J_star = 0.5

@@ -185,7 +185,9 @@ def test_callback_stops_the_fit(digits, path):
 
 
 def test_progressbar_in_pipeline(iris, capsys):
-    pytest.importorskip("rich")
+    pytest.importorskip(
+        "rich", reason="rich (the test and progress extras) is not installed"
+    )
     from sklearn.callback import ProgressBar
 
     X, y = iris
@@ -210,7 +212,9 @@ def test_progressbar_in_pipeline(iris, capsys):
 
 
 def test_progressbar_in_grid_search(iris, capsys):
-    pytest.importorskip("rich")
+    pytest.importorskip(
+        "rich", reason="rich (the test and progress extras) is not installed"
+    )
     from sklearn.callback import ProgressBar
 
     X, y = iris

@@ -1066,7 +1066,9 @@ def test_n_features_in_and_no_feature_names_for_arrays():
 
 
 def test_feature_names_in_from_a_dataframe():
-    pd = pytest.importorskip("pandas")
+    pd = pytest.importorskip(
+        "pandas", reason="pandas (the test extra) is not installed"
+    )
     X, y = data("wine")
     columns = [f"feature_{i}" for i in range(X.shape[1])]
     df = pd.DataFrame(X, columns=columns)

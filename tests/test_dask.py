@@ -24,9 +24,15 @@ from sk_softmax._backend import class_totals, stratified_sample
 from sk_softmax._fitting import prepare
 from sk_softmax._plan import make_plan
 
-da = pytest.importorskip("dask.array")
-dask = pytest.importorskip("dask")
-distributed = pytest.importorskip("distributed")
+da = pytest.importorskip(
+    "dask.array", reason="dask[array] (the test and dask extras) is not installed"
+)
+dask = pytest.importorskip(
+    "dask", reason="dask (the test and dask extras) is not installed"
+)
+distributed = pytest.importorskip(
+    "distributed", reason="distributed (the test and dask extras) is not installed"
+)
 
 TIGHT = {"tol": 1e-10, "max_iter": 500, "random_state": 0}
 
@@ -222,7 +228,10 @@ def test_predictions_are_lazy_both_ways(client):
 def test_x_stays_on_the_workers(client):
     """Data generated on the workers, larger than a chunk: the client's
     memory grows by far less than X (traced allocations and RSS)."""
-    psutil = pytest.importorskip("psutil")
+    psutil = pytest.importorskip(
+        "psutil",
+        reason="psutil (the test and dask extras, through distributed) is not installed",
+    )
     n, d = 100_000, 40
     X = da.random.RandomState(0).standard_normal((n, d), chunks=(25_000, -1))
     B = np.random.default_rng(0).standard_normal((d, 3))
@@ -366,7 +375,9 @@ def test_mini_batch_and_early_stopping_refused(params, call):
 def test_incremental_wrapper_runs_partial_fit_per_chunk():
     """The pointed-to alternative works: dask_ml's Incremental feeds numpy
     chunks to partial_fit."""
-    wrappers = pytest.importorskip("dask_ml.wrappers")
+    wrappers = pytest.importorskip(
+        "dask_ml.wrappers", reason="dask-ml (the test and dask extras) is not installed"
+    )
     X, y = _data(n=1200, seed=5)
     Xd, yd = _chunked(X, y, rows=300)
     with dask.config.set(scheduler="threads"):
@@ -444,8 +455,13 @@ def test_take_and_warm_start_threaded():
 def test_dask_dataframe_threaded():
     """A Dask DataFrame's columns become ``feature_names_in_``; the model
     predicts on pandas without a feature-name warning."""
-    dd = pytest.importorskip("dask.dataframe")
-    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip(
+        "dask.dataframe",
+        reason="dask[dataframe] (the test and dask extras, with pandas) is not installed",
+    )
+    pd = pytest.importorskip(
+        "pandas", reason="pandas (the test extra) is not installed"
+    )
     X, y = _data(n=600, seed=10)
     df = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
     with dask.config.set(scheduler="threads"):

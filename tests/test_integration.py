@@ -140,7 +140,9 @@ def test_pickle_unfitted():
 
 
 def test_pandas_dataframe_input():
-    pd = pytest.importorskip("pandas")
+    pd = pytest.importorskip(
+        "pandas", reason="pandas (the test extra) is not installed"
+    )
     data = load_iris(as_frame=True)
     X, y = data.data, data.target.map(dict(enumerate(data.target_names)))
     assert isinstance(X, pd.DataFrame) and isinstance(y, pd.Series)  # str labels

@@ -1021,8 +1021,12 @@ def test_minibatch_without_warm_start_restarts(digits):
 
 
 def test_dask_ml_incremental(digits_split):
-    dask_ml_wrappers = pytest.importorskip("dask_ml.wrappers")
-    da = pytest.importorskip("dask.array")
+    dask_ml_wrappers = pytest.importorskip(
+        "dask_ml.wrappers", reason="dask-ml (the test and dask extras) is not installed"
+    )
+    da = pytest.importorskip(
+        "dask.array", reason="dask[array] (the test and dask extras) is not installed"
+    )
     X_train, X_test, y_train, y_test = digits_split
     X_dask = da.from_array(X_train, chunks=(200, X_train.shape[1]))
     y_dask = da.from_array(y_train, chunks=200)

@@ -842,7 +842,9 @@ def test_objective_on_torch_equals_numpy():
     tensors through scikit-learn's array-API namespace, gives the numpy
     numbers: value, gradient, Hessian product, diagonal, optimality and the
     Hessian sample. Skipped without torch."""
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip(
+        "torch", reason="torch (the array-api extra) is not installed"
+    )
     from sklearn import config_context
     from sklearn.utils._array_api import get_namespace
 

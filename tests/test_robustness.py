@@ -450,17 +450,33 @@ def scaled_optimum(columns, factor, l1_ratio):
         )
         return J, grad
 
+    def projected_gradient(z):
+        """The gradient, with the entries that would push a variable at its
+        bound of 0 below it set to 0 (``min(z, g)`` on the bounded ones)."""
+        grad = value_and_gradient(z)[1]
+        grad[: 2 * K * d] = np.minimum(z[: 2 * K * d], grad[: 2 * K * d])
+        return grad
+
+    # L-BFGS-B may stop early on its own tests (a line search that fails to
+    # decrease, or ftol) depending on scipy's version: what makes the
+    # reference is its projected gradient, restarted from where it stopped
+    # until that is small (about 1e-6 here, far below what the 1% tests see).
     bounds = [(0, None)] * (2 * K * d) + [(None, None)] * K
+    z = np.zeros(2 * K * d + K)
     with threadpool_limits(1):  # tiny BLAS calls: threads only add overhead
-        result = minimize(
-            value_and_gradient,
-            np.zeros(2 * K * d + K),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=bounds,
-            options={"maxiter": 20_000, "ftol": 1e-10, "gtol": 1e-6},
-        )
-    assert result.success, result.message
+        for _ in range(5):
+            result = minimize(
+                value_and_gradient,
+                z,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=bounds,
+                options={"maxiter": 20_000, "ftol": 1e-10, "gtol": 1e-6},
+            )
+            z = result.x
+            if np.abs(projected_gradient(z)).max() <= 1e-5:
+                break
+    assert np.abs(projected_gradient(z)).max() <= 1e-5, result.message
     return result.fun
 
 
@@ -702,7 +718,9 @@ WARM_FITS = {"auto": {}, "lbfgs": {"solver": "lbfgs"}}
 
 
 def _frame(X):
-    pd = pytest.importorskip("pandas")
+    pd = pytest.importorskip(
+        "pandas", reason="pandas (the test extra) is not installed"
+    )
     return pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
 
 

@@ -90,8 +90,15 @@ def optimality_at(obj, P):
     return obj.optimality(P, obj.smooth_value_and_gradient(P)[1])
 
 
-def scipy_minimiser(obj):
-    """Reference minimiser of the smooth objective by scipy's L-BFGS-B."""
+def scipy_minimiser(obj, gradient_tol=1e-9):
+    """Reference minimiser of the smooth objective: scipy's L-BFGS-B, then
+    up to five Newton steps until the largest gradient entry (unscaled) is
+    below ``gradient_tol``, which makes it a genuine reference.
+
+    Where L-BFGS-B stops depends on scipy's version (1.17.1 stops at a
+    gradient of 1.2-1.6e-9 on ``wide_sparse_problem``); the Newton steps
+    (the exact Hessian's products, solved by conjugate gradients) take
+    whatever point it returns the rest of the way, in one or two steps."""
     P0 = zeros(obj)
 
     def fun(p):
@@ -106,9 +113,32 @@ def scipy_minimiser(obj):
         options={"maxiter": 10_000, "gtol": 1e-13, "ftol": 1e-16},
     )
     P = res.x.reshape(P0.shape)
-    # a genuine reference: the largest gradient entry, unscaled
-    assert np.abs(obj.smooth_value_and_gradient(P)[1]).max() < 1e-9
+    for _ in range(5):
+        g = obj.smooth_value_and_gradient(P)[1]
+        if np.abs(g).max() < gradient_tol:
+            break
+        P = P + reference_conjugate_gradient(obj.hessp(P), -g)
+    assert np.abs(obj.smooth_value_and_gradient(P)[1]).max() < gradient_tol
     return P
+
+
+def reference_conjugate_gradient(hessp, b, rtol=1e-12, max_iter=1_000):
+    """Textbook conjugate gradients for ``H x = b`` (``H`` positive
+    semidefinite, ``b`` in its range), on arrays shaped like ``b``."""
+    x = np.zeros_like(b)
+    r, d = b.copy(), b.copy()
+    rr = np.vdot(r, r)
+    stop = rtol**2 * rr
+    for _ in range(max_iter):
+        if rr <= stop:
+            break
+        Hd = hessp(d)
+        step = rr / np.vdot(d, Hd)
+        x += step * d
+        r -= step * Hd
+        rr, rr_old = np.vdot(r, r), rr
+        d = r + (rr / rr_old) * d
+    return x
 
 
 def centred(obj, P):
