@@ -280,8 +280,6 @@ def test_partial_fit_stream_across_namespaces(stream, labels):
     a ValueError that names the namespaces, leaving the model as it was.
     String labels stay in numpy on every namespace."""
     (ns1, dtype1), (ns2, dtype2) = STREAMS[stream]
-    if labels == "strings" and "numpy" not in (ns1, ns2):
-        pytest.skip("string labels: numpy labels with another namespace's X")
     X, y = data("iris")
     rows = np.random.RandomState(0).permutation(len(y))
     first, second = rows[:75], rows[75:]
