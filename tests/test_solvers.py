@@ -906,14 +906,14 @@ def test_newton_cg_conjugate_gradients_on_a_sample_run_in_float32(monkeypatch, s
     _, g = obj.smooth_value_and_gradient(P)
     solve, seen = _newton_cg.conjugate_gradient, []
 
-    def spy(hessp, g_model, tolerance, max_iter, xp, diagonal):
+    def spy(hessp, g_model, tolerance, max_iter, xp, diagonal, enough=None):
         def product(V):
             HV = hessp(V)
             seen.append((V.dtype, HV.dtype))
             return HV
 
         seen.append((g_model.dtype, diagonal.dtype))
-        return solve(product, g_model, tolerance, max_iter, xp, diagonal)
+        return solve(product, g_model, tolerance, max_iter, xp, diagonal, enough)
 
     monkeypatch.setattr(_newton_cg, "conjugate_gradient", spy)
     directions = {}
@@ -971,7 +971,8 @@ def test_newton_cg_makes_one_forward_pass_an_iteration_for_its_curvature(
         return forward(self, P)
 
     monkeypatch.setattr(SoftmaxObjective, "probabilities_t", counting)
-    result = run("newton-cg", obj, zeros(obj), tol=1e-10)
+    # No direct step: the conjugate gradients' products.
+    result = run("newton-cg", obj, zeros(obj), tol=1e-10, direct_max_parameters=0)
     assert result.status == "converged" and result.n_iter >= 3
     assert len(passes) == result.n_iter
 
@@ -998,7 +999,10 @@ def test_newton_cg_forcing_term_is_capped_by_the_sample_share(monkeypatch, min_r
 
     monkeypatch.setattr(_newton_cg, "newton_direction", spy)
     P0 = obj.product_layout(zeros(obj))
-    result = run("newton-cg", obj, P0, tol=1e-10, sample=sample)
+    # No direct step on 500 rows: the conjugate gradients' residuals.
+    result = run(
+        "newton-cg", obj, P0, tol=1e-10, sample=sample, direct_max_parameters=0
+    )
     assert result.status == "converged" and result.n_iter >= 3
     assert relative[0] == pytest.approx(0.1)
     share = np.array(sizes[1:]) / obj.n_rows
@@ -1047,7 +1051,7 @@ def test_newton_cg_steps_directly_on_small_binary_problems(monkeypatch):
     direct = run("newton-cg", obj, obj.zeros(), tol=1e-12)
     assert direct.status == "converged" and not calls
     # 7 columns: too many
-    iterative = run("newton-cg", obj, obj.zeros(), tol=1e-12, direct_max_features=3)
+    iterative = run("newton-cg", obj, obj.zeros(), tol=1e-12, direct_max_parameters=3)
     assert iterative.status == "converged" and calls
     assert direct.n_iter <= iterative.n_iter
     assert_allclose(direct.P, iterative.P, rtol=1e-9, atol=1e-11)

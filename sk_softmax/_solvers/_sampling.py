@@ -23,7 +23,10 @@ class HessianSample:
     Hessian only chooses a step's direction, and differs from the data's by
     the sampling error, far above float32's rounding, while float32 products
     are about twice as fast on a copy half the size. The gradient, the line
-    search and the stopping test stay in the data's dtype.
+    search and the stopping test stay in the data's dtype. For the same
+    reason, when the sample would be all the rows (small data), Newton-CG
+    still takes a copy of them in ``dtype`` if the data, as float64 dense
+    rows, hold at most ``copy_max_bytes``: the copy costs half of ``X``.
     """
 
     fraction: float = 0.1
@@ -32,14 +35,17 @@ class HessianSample:
     rows_per_feature: int = 75
     max_share: float = 0.75
     dtype: str | None = "float32"
+    copy_max_bytes: int = 2**26
 
 
-def hessian_sample(objective, options, seed, fraction=None, min_rows=0):
+def hessian_sample(objective, options, seed, fraction=None, min_rows=0, copy=False):
     """The objective on the Hessian sample (``objective.on_sample``) that
     ``options`` (a ``HessianSample``) describes, drawn with ``seed``, or the
-    objective itself when the sample would be all of its rows.
-    ``fraction`` and ``min_rows`` override the options' share and raise
-    their floor (Newton-CG grows its sample near the optimum)."""
+    objective itself when the sample would be all of its rows, but with
+    ``copy``, on small data (``copy_max_bytes``): then its rows stored in
+    ``options.dtype`` (``objective.stored``). ``fraction`` and
+    ``min_rows`` override the options' share and raise their floor
+    (Newton-CG grows its sample near the optimum)."""
     fraction = options.fraction if fraction is None else fraction
     per_class = options.rows_per_class * objective.n_classes
     per_feature = 0
@@ -49,4 +55,8 @@ def hessian_sample(objective, options, seed, fraction=None, min_rows=0):
             int(options.max_share * objective.n_rows),
         )
     floor = max(min_rows, options.min_rows, per_class, per_feature)
-    return objective.on_sample(fraction, floor, seed, options.dtype)
+    sample = objective.on_sample(fraction, floor, seed, options.dtype)
+    small = 8 * objective.n_rows * objective.n_features <= options.copy_max_bytes
+    if copy and sample is objective and small:
+        return objective.stored(options.dtype)
+    return sample
