@@ -81,9 +81,18 @@ def _logits_t(X, W, b, xp, at_parameters=True):
     with ``X`` is skipped. Hessian products pass ``at_parameters=False``:
     their ``W`` is a conjugate-gradient direction, never zero, and the test
     would cost a pass over it in the solver's inner loop.
+
+    Float32 numpy rows (a Hessian sample, or float32 data) take the product
+    ``X W^T`` and a class-major copy of it: OpenBLAS's single-precision
+    GEMM is slower with the few classes as the rows of its result
+    (``benchmarks/HISTORY.md``, "float32 logits"); the copy is ``K n``
+    numbers against the product's ``K n d``.
     """
     if not at_parameters or xp.any(W):
-        Z = W @ X.T
+        if isinstance(X, np.ndarray) and X.dtype == np.float32:
+            Z = np.ascontiguousarray((X @ W.T).T)
+        else:
+            Z = W @ X.T
     else:
         Z = xp.zeros((W.shape[0], X.shape[0]), dtype=W.dtype, device=device(W))
     if b is not None:
@@ -306,9 +315,18 @@ def curvature(xp, X, y, w, S_t):
 
 def column_moments(xp, X, y, w):
     """This block's weighted first absolute and second moments of each
-    column: ``(sum_i w_i |x_ij|, sum_i w_i x_ij^2)``, one after the other,
-    so that on sparse ``X`` one copy of its data array is alive at a time."""
-    return _entries_product(X, w, xp.abs), _entries_product(X, w, _square)
+    column: ``(sum_i w_i |x_ij|, sum_i w_i x_ij^2)``, both from one copy
+    ``|X|`` (of its data array, on sparse ``X``), squared in place for the
+    second."""
+    if sp.issparse(X):
+        A = type(X)((xp.abs(X.data), X.indices, X.indptr), shape=X.shape)
+        first = A.T @ w
+        A.data *= A.data
+        return first, A.T @ w
+    A = xp.abs(X)
+    first = w @ A
+    A *= A
+    return first, w @ A
 
 
 def _square(a):

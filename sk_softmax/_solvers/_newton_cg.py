@@ -47,7 +47,7 @@ def conjugate_gradient(hessp, g, tolerance, max_iter, xp, diagonal, enough=None)
     from ``d = 0``, preconditioned by the positive ``diagonal`` (each
     residual is divided by it, broadcasting: the per-feature scaling of the
     step). It stops once the residual's norm is at most ``tolerance`` or
-    ``enough(residual)`` is true, after ``max_iter`` products, or on a
+    ``enough(residual, its norm)`` is true, after ``max_iter`` products, or on a
     direction of non-positive curvature (keeping the iterate so far; ``d =
     0`` if that is the first direction).
     With ``diagonal`` the Hessian's own diagonal, a diagonal ``H`` is solved
@@ -65,7 +65,8 @@ def conjugate_gradient(hessp, g, tolerance, max_iter, xp, diagonal, enough=None)
         a = rz / curvature
         _add_scaled(d, a, p, xp)  # in place: d, r and p are this function's own
         _add_scaled(r, -a, Hp, xp)
-        if math.sqrt(_dot(r, r, xp)) <= tolerance or (enough and enough(r)):
+        r_norm = math.sqrt(_dot(r, r, xp))
+        if r_norm <= tolerance or (enough and enough(r, r_norm)):
             break
         z = r / diagonal
         rz_new = _dot(r, z, xp)
@@ -106,7 +107,9 @@ def direct_step(objective, P, g, forward):
         d = _solve(H, -xp.reshape(g, (-1,)), xp)
     except (np.linalg.LinAlgError, RuntimeError):
         return None
-    return xp.reshape(d, g.shape) if bool(xp.all(xp.isfinite(d))) else None
+    if not bool(xp.all(xp.isfinite(d))):
+        return None
+    return objective.product_layout(xp.reshape(d, g.shape))  # as P's
 
 
 def newton_cg(objective, P, f, g, threshold, options, seed):
@@ -132,7 +135,7 @@ def newton_cg(objective, P, f, g, threshold, options, seed):
     (``threshold_share``): the last step is solved no tighter than the fit
     needs. On small data, where the sample would be all the rows, the
     Hessian is still a float32 copy of them (``HessianSample``,
-    ``copy_max_bytes``); with few parameters (``direct_max_parameters``)
+    ``copy_bytes``); with few parameters (``direct_max_parameters``)
     the step is solved exactly instead, on the data itself
     (``direct_step``).
 
@@ -255,11 +258,20 @@ def newton_direction(model, P, g, tolerance, max_cg, direct, stop=None):
 
 
 def _enough(stop, index, xp):
-    """The conjugate gradients' test ``enough(residual)`` of ``stop =
-    (scales, target)`` on the columns ``index`` (None: all), or None."""
+    """The conjugate gradients' test ``enough(residual, norm)`` of ``stop =
+    (scales, target)`` on the columns ``index`` (None: all), or None. The
+    scaled max-norm is at least the 2-norm over ``sqrt(entries) *
+    max(scales)``: above that bound it is not computed."""
     if stop is None:
         return None
     scales, target = stop
     if index is not None:
         scales = scales[index]
-    return lambda r: scaled_abs_max(r, scales, xp) <= target
+    largest = float(xp.max(scales))
+
+    def enough(r, norm):
+        if norm > math.sqrt(math.prod(r.shape)) * largest * target:
+            return False
+        return scaled_abs_max(r, scales, xp) <= target
+
+    return enough
