@@ -82,14 +82,16 @@ def _logits_t(X, W, b, xp, at_parameters=True):
     their ``W`` is a conjugate-gradient direction, never zero, and the test
     would cost a pass over it in the solver's inner loop.
 
-    Float32 numpy rows (a Hessian sample, or float32 data) take the product
-    ``X W^T`` and a class-major copy of it: OpenBLAS's single-precision
-    GEMM is slower with the few classes as the rows of its result
-    (``benchmarks/HISTORY.md``, "float32 logits"); the copy is ``K n``
-    numbers against the product's ``K n d``.
+    Float32 numpy rows (a Hessian sample, or float32 data) with few classes
+    (``4 K <= d``) take the product ``X W^T`` and a class-major copy of it:
+    OpenBLAS's single-precision GEMM is slower with the few classes as the
+    rows of its result, and the copy, ``K n`` numbers against the product's
+    ``K n d``, costs less than that (``benchmarks/HISTORY.md``, "float32
+    logits").
     """
     if not at_parameters or xp.any(W):
-        if isinstance(X, np.ndarray) and X.dtype == np.float32:
+        few = 4 * W.shape[0] <= X.shape[1]
+        if isinstance(X, np.ndarray) and X.dtype == np.float32 and few:
             Z = np.ascontiguousarray((X @ W.T).T)
         else:
             Z = W @ X.T
