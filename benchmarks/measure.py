@@ -61,7 +61,8 @@ class FitTrace:
 
     After each iteration (epoch) it calls ``evaluate(fitted_estimator)``, a
     tuple of numbers, and appends ``(seconds, *values)`` to ``records``, the
-    seconds being the fit time so far without the evaluations; a true
+    seconds being the fit time so far without the evaluations (wall time, or
+    the process's CPU time with ``cpu``); a true
     ``stop(*values)`` stops the fit, and so does a fit time past ``budget``
     seconds (None: no limit).
 
@@ -74,12 +75,15 @@ class FitTrace:
     inside a scipy callback.
     """
 
-    def __init__(self, evaluate, stop, *, budget=None, raise_stop=False):
+    def __init__(self, evaluate, stop, *, budget=None, raise_stop=False, cpu=False):
         self.evaluate, self.stop = evaluate, stop
-        self.budget, self.raise_stop = budget, raise_stop
+        self.budget, self.raise_stop, self.cpu = budget, raise_stop, cpu
+
+    def _now(self):
+        return time.process_time() if self.cpu else time.perf_counter()
 
     def setup(self, estimator, context):
-        self.start, self.paused, self.records = time.perf_counter(), 0.0, []
+        self.start, self.paused, self.records = self._now(), 0.0, []
 
     def teardown(self, estimator, context):
         pass
@@ -90,10 +94,10 @@ class FitTrace:
     def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
         if context.parent is None or fitted_estimator is None:
             return False
-        now = time.perf_counter()
+        now = self._now()
         seconds = now - self.start - self.paused  # the evaluations before this one
         values = self.evaluate(fitted_estimator)
-        self.paused += time.perf_counter() - now
+        self.paused += self._now() - now
         self.records.append((seconds, *values))
         stop = bool(self.stop(*values)) or (
             self.budget is not None and seconds > self.budget

@@ -276,10 +276,12 @@ class ArrayBackend:
         """
         X, y, w = self.X, self.y, self.w
         n = self.n_rows
-        if self.sparse or n == 0:  # an empty chunk still gives its zero sums
-            return [(X, y, w)]
         row_bytes = max(1, self.n_features * _itemsize(X.dtype, self.xp))
         size = max(self._block_bytes() // row_bytes, 256)
+        # Sparse rows, no rows (an empty chunk still gives its zero sums) or
+        # rows that fit in one block: the data themselves, no views.
+        if self.sparse or n <= size:
+            return [(X, y, w)]
         return [
             (X[r, ...], y[r], w[r])
             for r in (slice(start, min(start + size, n)) for start in range(0, n, size))

@@ -96,15 +96,23 @@ class SoftmaxGDClassifier(
           each costs a fraction of a pass; the gradient and a
           backtracking line search use all the data. The conjugate gradients
           divide each feature's step by its curvature (a diagonal
-          preconditioner), which sparse data with rare features need. Smooth
-          penalty only (``l1_ratio == 0``).
+          preconditioner), which sparse data with rare features need, and
+          stop once the step they have found would pass the stopping test
+          (``tol``). By the problem's size: with at most 64 parameters
+          (``n_classes`` times ``n_features + 1``, one row for two classes)
+          and all the rows in the Hessian, the step is solved exactly from
+          the whole Hessian; on small data (between 512 kB and 64 MB of
+          float64 rows), where the sample would be all the rows, the
+          products are taken on a float32 copy of them. Smooth penalty only
+          (``l1_ratio == 0``).
         - "lbfgs": L-BFGS with a strong Wolfe line search, its initial
           inverse Hessian scaled feature by feature by the curvature at the
           start. Smooth penalty only.
         - "fista": accelerated proximal gradient with adaptive restart and a
           backtracking step size per feature, from its curvature; any
           ``l1_ratio``.
-        - "auto": "newton-cg" for a smooth penalty, "fista" otherwise (see
+        - "auto": "newton-cg" for a smooth penalty, which adapts to the
+          problem's size as above, "fista" otherwise (see
           ``benchmarks/README.md`` for how they compare).
 
     power_t : float, default=0.5

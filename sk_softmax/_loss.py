@@ -81,9 +81,20 @@ def _logits_t(X, W, b, xp, at_parameters=True):
     with ``X`` is skipped. Hessian products pass ``at_parameters=False``:
     their ``W`` is a conjugate-gradient direction, never zero, and the test
     would cost a pass over it in the solver's inner loop.
+
+    Float32 numpy rows (a Hessian sample, or float32 data) with few classes
+    (``4 K <= d``) take the product ``X W^T`` and a class-major copy of it:
+    OpenBLAS's single-precision GEMM is slower with the few classes as the
+    rows of its result, and the copy, ``K n`` numbers against the product's
+    ``K n d``, costs less than that (``benchmarks/HISTORY.md``, "float32
+    logits").
     """
     if not at_parameters or xp.any(W):
-        Z = W @ X.T
+        few = 4 * W.shape[0] <= X.shape[1]
+        if isinstance(X, np.ndarray) and X.dtype == np.float32 and few:
+            Z = np.ascontiguousarray((X @ W.T).T)
+        else:
+            Z = W @ X.T
     else:
         Z = xp.zeros((W.shape[0], X.shape[0]), dtype=W.dtype, device=device(W))
     if b is not None:
@@ -243,15 +254,49 @@ def cross_entropy_hessp(xp, X, y, w, S_t, V, c):
     return R_t @ X, (None if c is None else xp.sum(R_t, axis=1))
 
 
-def logistic_hessian(xp, X, y, w, S_t):
-    """This block's share of the whole Hessian of two classes on one row,
-    at the point whose probabilities are ``S_t`` (1, n): ``(X^T diag(q) X,
-    X^T q, sum_i q_i)`` with ``q_i = w_i s_i (1 - s_i)``, the blocks of
-    ``[X, 1]^T diag(q) [X, 1]`` (one matrix product for dense ``X``)."""
-    q = w * (S_t[0, :] * (1.0 - S_t[0, :]))
+def hessian(xp, X, y, w, S_t, intercept):
+    """This block's share of the whole Hessian of the weighted cross-entropy
+    in the parameters ``P = [W, b]`` (``b`` when ``intercept``), at the
+    point whose probabilities are ``S_t`` (K, n): a ``(K p, K p)`` array,
+    ``p = d + intercept``, its rows and columns in the order of ``P``'s
+    entries (row-major). With ``X~ = [X, 1]`` (``X`` without intercept)::
+
+        H = blockdiag_k(X~^T diag(w s_k) X~) - B^T diag(w) B,
+        B = [diag(s_1) X~, ..., diag(s_K) X~]                  (n, K p)
+
+    the sum over the samples of ``(diag(s_i) - s_i s_i^T)`` (the Hessian of
+    ``CE_i`` in its logits) times ``x~_i x~_i^T``. Two classes on one row
+    (K = 1): ``X~^T diag(w s (1 - s)) X~``. Costs ``n (K p)^2``
+    multiply-adds: for few parameters only (Newton-CG's direct step).
+    Sparse ``X`` is densified a slice of rows at a time.
+    """
     if sp.issparse(X):
-        return (X.T @ X.multiply(q[:, None])).toarray(), X.T @ q, xp.sum(q)
-    return X.T @ (q[:, None] * X), q @ X, xp.sum(q)
+        return _sliced_hessian(xp, X, w, S_t, intercept)
+    if intercept:
+        ones = xp.ones((X.shape[0], 1), dtype=X.dtype, device=device(X))
+        X = xp.concat([X, ones], axis=1)
+    K, (n, p) = S_t.shape[0], X.shape
+    if K == 1:
+        q = w * (S_t[0, :] * (1.0 - S_t[0, :]))
+        return X.T @ (q[:, None] * X)
+    B = xp.reshape(S_t.T[:, :, None] * X[:, None, :], (n, K * p))
+    wB = w[:, None] * B
+    H = -(B.T @ wB)
+    # X~^T diag(w s_k) X~ = X~^T (w B)[:, block k]: the K blocks side by side.
+    blocks = X.T @ wB
+    for k in range(K):
+        H[k * p : (k + 1) * p, k * p : (k + 1) * p] += blocks[:, k * p : (k + 1) * p]
+    return H
+
+
+def _sliced_hessian(xp, X, w, S_t, intercept, rows=4096):
+    """``hessian`` of sparse ``X``, from dense slices of ``rows`` rows."""
+    total = None
+    for start in range(0, X.shape[0], rows):
+        r = slice(start, start + rows)
+        part = hessian(xp, X[r].toarray(), None, w[r], S_t[:, r], intercept)
+        total = part if total is None else total + part
+    return total
 
 
 def curvature(xp, X, y, w, S_t):
@@ -272,9 +317,18 @@ def curvature(xp, X, y, w, S_t):
 
 def column_moments(xp, X, y, w):
     """This block's weighted first absolute and second moments of each
-    column: ``(sum_i w_i |x_ij|, sum_i w_i x_ij^2)``, one after the other,
-    so that on sparse ``X`` one copy of its data array is alive at a time."""
-    return _entries_product(X, w, xp.abs), _entries_product(X, w, _square)
+    column: ``(sum_i w_i |x_ij|, sum_i w_i x_ij^2)``, both from one copy
+    ``|X|`` (of its data array, on sparse ``X``), squared in place for the
+    second."""
+    if sp.issparse(X):
+        A = type(X)((xp.abs(X.data), X.indices, X.indptr), shape=X.shape)
+        first = A.T @ w
+        A.data *= A.data
+        return first, A.T @ w
+    A = xp.abs(X)
+    first = w @ A
+    A *= A
+    return first, w @ A
 
 
 def _square(a):

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import _loss
 from ._array_ops import scaled_abs_max
-from ._backend import ArrayBackend, stratified_sample
+from ._backend import ArrayBackend, storage_dtype, stratified_sample
 from ._penalties import ElasticNet
 
 
@@ -43,6 +43,7 @@ class SoftmaxObjective:
         self.fit_intercept = fit_intercept
         self.penalty = ElasticNet(alpha, l1_ratio, data.xp)
         self._scales = None
+        self._penalty_H = None
 
     @property
     def n_outputs(self):
@@ -216,6 +217,31 @@ class SoftmaxObjective:
             M = xp.concat([M, xp.reshape(M_b, (1,))])
         return _fill_non_positive(M, xp)
 
+    def hessian(self, P, forward=None):
+        """The Hessian of ``f`` at ``P`` as a ``(p, p)`` array, ``p`` the
+        entries of ``P`` in row-major order: the data term's
+        (``_loss.hessian``) plus the L2 strength on the coefficients'
+        diagonal entries (``forward`` as in ``hessp``). Its ``p^2`` numbers
+        cost ``n p^2`` multiply-adds: for few parameters, less than the
+        conjugate gradients' products, which each cost a pass."""
+        kept = self.probabilities_t(P) if forward is None else forward
+        H = self.data.map_sum(_loss.hessian, self.fit_intercept, kept=kept)
+        return H + self._penalty_hessian(H.dtype)
+
+    def _penalty_hessian(self, dtype):
+        """The L2 part's Hessian, ``l2`` on the coefficients' diagonal
+        entries of ``hessian``: built on first use, kept."""
+        if self._penalty_H is None or self._penalty_H.dtype != dtype:
+            xp, device = self.xp, getattr(self.data, "device", None)
+            shape = (self.n_outputs, self.n_features)
+            on_W = xp.full(shape, self.penalty.l2, dtype=dtype, device=device)
+            if self.fit_intercept:
+                on_W = self.join(on_W, xp.zeros_like(on_W[:, 0]))
+            diagonal = xp.reshape(on_W, (-1,))
+            eye = xp.eye(diagonal.shape[0], dtype=dtype, device=device)
+            self._penalty_H = eye * diagonal
+        return self._penalty_H
+
     def on_sample(self, fraction, min_rows, seed, dtype=None):
         """The objective on a random, class-stratified sample of the rows
         (``_backend.stratified_sample``; float64 rows stored in ``dtype``,
@@ -223,6 +249,14 @@ class SoftmaxObjective:
         them."""
         sample = stratified_sample(self.data, fraction, min_rows, seed, dtype)
         return self if sample is None else self._on(sample)
+
+    def stored(self, dtype):
+        """The objective on its rows with positive weight, float64 rows
+        stored in ``dtype`` (a copy: ``data.draw`` of all of them), or
+        itself when they would stay as they are."""
+        if storage_dtype(self.data.dtype, dtype, self.xp) == self.data.dtype:
+            return self
+        return self._on(self.data.draw(1.0, 0, dtype))
 
     def on_support(self):
         """This objective on only the columns of ``X`` its rows use (sparse
@@ -402,26 +436,6 @@ class LogisticObjective(SoftmaxObjective):
     @property
     def n_outputs(self):
         return 1
-
-    def hessian(self, P, forward=None):
-        """The Hessian of ``f`` at ``P`` as a ``(p, p)`` array, ``p =
-        P.shape[1]``: ``[X, 1]^T diag(w s (1 - s)) [X, 1]`` plus the L2
-        strength on the coefficients' diagonal (``_loss.logistic_hessian``;
-        ``forward`` as in ``hessp``). Its ``p^2`` numbers cost one pass and
-        one matrix product: for few features, less than the conjugate
-        gradients' products, which each cost a pass."""
-        xp = self.xp
-        kept = self.probabilities_t(P) if forward is None else forward
-        A, a, s = self.data.map_sum(_loss.logistic_hessian, kept=kept)
-        device = getattr(A, "device", None)
-        diagonal = xp.full(
-            self.n_features, self.penalty.l2, dtype=A.dtype, device=device
-        )
-        if self.fit_intercept:
-            A = xp.concat([A, a[:, None]], axis=1)
-            A = xp.concat([A, xp.concat([a, xp.reshape(s, (1,))])[None, :]], axis=0)
-            diagonal = xp.concat([diagonal, xp.zeros_like(diagonal[:1])])
-        return A + xp.eye(A.shape[0], dtype=A.dtype, device=device) * diagonal
 
 
 def softmax_parameters(coef, intercept, xp=np):

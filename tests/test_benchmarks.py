@@ -78,3 +78,21 @@ def test_peak_memory_reports_the_traced_peak_and_the_larger_measure(capsys):
     report = json.loads(capsys.readouterr().out)
     assert size <= report["traced"] < 1.1 * size
     assert report["extra"] == max(report["traced"], report["rss"])
+
+
+def test_bench_defaults_compares_both_defaults_on_one_objective():
+    """``bench_defaults.compare``: the gaps are measured from the smaller of
+    the two tight fits' objectives (neither default fit goes below it), the
+    ratios are the two median times', wall and CPU, and a row passes only
+    when ours takes no more CPU time and ends no farther from the
+    optimum."""
+    import bench_defaults
+
+    X, y = bench_defaults.PROBLEMS["iris"]()
+    row = bench_defaults.compare(X, y, 1e-2, repeats=1)
+    assert row["ours gap"] >= -1e-12 and row["LR gap"] >= -1e-12
+    assert row["ratio"] == pytest.approx(row["ours"] / row["LR"])
+    assert row["cpu ratio"] == pytest.approx(row["ours cpu"] / row["LR cpu"])
+    assert row["ours it"] >= 1 and row["LR it"] >= 1
+    expected = row["cpu ratio"] <= 1.0 and row["ours gap"] <= row["LR gap"]
+    assert row["ok"] == expected

@@ -602,3 +602,26 @@ def test_sample_bounds_and_gram_product(sparse):
     Xv, u_sum = gram_product(np, data, y, w, wc, v, 0.7)
     assert_allclose(Xv, expected[:4], rtol=1e-13)
     assert float(u_sum) == pytest.approx(expected[4], rel=1e-13)
+
+
+@pytest.mark.parametrize("K, d", [(3, 40), (10, 40), (1, 8)])
+def test_logits_of_float32_rows_are_class_major_whatever_the_product(K, d):
+    """The class-major logits ``W X^T + b`` of float32 rows, whichever
+    product computes them (``X W^T`` with few classes, ``4 K <= d``): the
+    same numbers, row-major (K, n), a fresh array, and ``W`` and ``X``
+    unchanged."""
+    from sk_softmax._loss import _logits_t
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((300, d)).astype(np.float32)
+    P = rng.standard_normal((K, d + 1)).astype(np.float32)
+    W, b = P[:, :d], P[:, d]  # a strided view, as the solvers pass
+    before = (X.copy(), P.copy())
+    Z = _logits_t(X, W, b, np)
+    assert Z.shape == (K, 300) and Z.dtype == np.float32
+    assert Z.flags.c_contiguous
+    assert not np.shares_memory(Z, X) and not np.shares_memory(Z, P)
+    expected = W.astype(np.float64) @ X.T.astype(np.float64) + b[:, None]
+    assert_allclose(Z, expected, rtol=1e-5, atol=1e-5)
+    assert_array_equal(X, before[0])
+    assert_array_equal(P, before[1])

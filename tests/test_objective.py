@@ -988,6 +988,33 @@ def test_logistic_gradient_keeps_well_classified_samples_in_float32():
 
 @pytest.mark.parametrize("fmt", [None, "csr"])
 @pytest.mark.parametrize("fit_intercept", [True, False])
+def test_softmax_hessian_is_the_matrix_of_hessp(fmt, fit_intercept):
+    """``SoftmaxObjective.hessian`` of K classes, built whole, is the matrix
+    whose columns are the Hessian products with the unit vectors, in the
+    order of ``P``'s entries (the L2 part on the coefficients only); the
+    intercepts' common shift is a null direction of it; the shared forward
+    pass changes nothing."""
+    X, W, b, y, w = make_data(23, n=600, d=5, K=4)
+    if fmt is not None:
+        X[np.abs(X) < 0.8] = 0.0
+        X = sp.csr_array(X)
+    obj = objective(X, y, w, K=4, alpha=0.3, fit_intercept=fit_intercept)
+    if fmt is None:
+        several_blocks(obj)
+    P = np.random.default_rng(3).standard_normal((4, 5 + fit_intercept))
+    H = obj.hessian(P)
+    assert H.shape == (P.size, P.size)
+    assert_allclose(H, hessian_matrix(obj, P), rtol=1e-12, atol=1e-15)
+    assert_array_equal(obj.hessian(P, obj.probabilities_t(P)), H)
+    if fit_intercept:
+        shift = np.zeros_like(P)
+        shift[:, -1] = 1.0
+        assert_allclose(H @ shift.ravel(), 0.0, atol=1e-15)
+    assert np.linalg.eigvalsh(H).min() > -1e-12
+
+
+@pytest.mark.parametrize("fmt", [None, "csr"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
 def test_logistic_hessian_is_the_matrix_of_hessp(fmt, fit_intercept):
     """``LogisticObjective.hessian``, built whole, is the matrix whose
     columns are the Hessian products with the unit vectors (the L2 part on

@@ -936,14 +936,14 @@ def test_newton_cg_conjugate_gradients_on_a_sample_run_in_float32(monkeypatch, s
     _, g = obj.smooth_value_and_gradient(P)
     solve, seen = _newton_cg.conjugate_gradient, []
 
-    def spy(hessp, g_model, tolerance, max_iter, xp, diagonal):
+    def spy(hessp, g_model, tolerance, max_iter, xp, diagonal, enough=None):
         def product(V):
             HV = hessp(V)
             seen.append((V.dtype, HV.dtype))
             return HV
 
         seen.append((g_model.dtype, diagonal.dtype))
-        return solve(product, g_model, tolerance, max_iter, xp, diagonal)
+        return solve(product, g_model, tolerance, max_iter, xp, diagonal, enough)
 
     monkeypatch.setattr(_newton_cg, "conjugate_gradient", spy)
     directions = {}
@@ -1001,7 +1001,8 @@ def test_newton_cg_makes_one_forward_pass_an_iteration_for_its_curvature(
         return forward(self, P)
 
     monkeypatch.setattr(SoftmaxObjective, "probabilities_t", counting)
-    result = run("newton-cg", obj, zeros(obj), tol=1e-10)
+    # No direct step: the conjugate gradients' products.
+    result = run("newton-cg", obj, zeros(obj), tol=1e-10, direct_max_parameters=0)
     assert result.status == "converged" and result.n_iter >= 3
     assert len(passes) == result.n_iter
 
@@ -1028,7 +1029,10 @@ def test_newton_cg_forcing_term_is_capped_by_the_sample_share(monkeypatch, min_r
 
     monkeypatch.setattr(_newton_cg, "newton_direction", spy)
     P0 = obj.product_layout(zeros(obj))
-    result = run("newton-cg", obj, P0, tol=1e-10, sample=sample)
+    # No direct step on 500 rows: the conjugate gradients' residuals.
+    result = run(
+        "newton-cg", obj, P0, tol=1e-10, sample=sample, direct_max_parameters=0
+    )
     assert result.status == "converged" and result.n_iter >= 3
     assert relative[0] == pytest.approx(0.1)
     share = np.array(sizes[1:]) / obj.n_rows
@@ -1077,7 +1081,7 @@ def test_newton_cg_steps_directly_on_small_binary_problems(monkeypatch):
     direct = run("newton-cg", obj, obj.zeros(), tol=1e-12)
     assert direct.status == "converged" and not calls
     # 7 columns: too many
-    iterative = run("newton-cg", obj, obj.zeros(), tol=1e-12, direct_max_features=3)
+    iterative = run("newton-cg", obj, obj.zeros(), tol=1e-12, direct_max_parameters=3)
     assert iterative.status == "converged" and calls
     assert direct.n_iter <= iterative.n_iter
     assert_allclose(direct.P, iterative.P, rtol=1e-9, atol=1e-11)
@@ -1092,3 +1096,167 @@ def test_newton_cg_direct_step_falls_back_on_a_singular_hessian(monkeypatch):
     assert calls
     assert result.status == "converged"
     assert result.P[0, 0] == 0.0
+
+
+# ---------------------------------------------------------------------------
+# Newton-CG by the problem's size: the inner solves' budget, the direct step
+# of any number of classes, the float32 copy of small data
+# ---------------------------------------------------------------------------
+
+
+def test_conjugate_gradient_stops_at_the_first_residual_that_is_enough():
+    """With ``enough``, the conjugate gradients stop at the first residual
+    it accepts (the 2-norm tolerance never met here), and the solution's
+    residual is that one."""
+    rng = np.random.default_rng(5)
+    n = 60
+    A = rng.standard_normal((n, n))
+    H = A @ A.T / n + np.diag(np.logspace(-2, 1, n))
+    g = rng.standard_normal(n)
+    target = 1e-3 * np.abs(g).max()
+    seen, products = [], []
+
+    def enough(r, norm):
+        assert norm == pytest.approx(np.linalg.norm(r))
+        seen.append(np.abs(r).max())
+        return seen[-1] <= target
+
+    d = conjugate_gradient(
+        lambda p: products.append(1) or H @ p, g, 0.0, 10 * n, np, np.ones(n), enough
+    )
+    assert len(products) == len(seen) < 10 * n
+    assert seen[-1] <= target < min(seen[:-1])
+    assert np.abs(-g - H @ d).max() == pytest.approx(seen[-1], rel=1e-6)
+
+
+def test_enough_answers_as_the_scaled_max_norm_whatever_the_bound():
+    """Newton-CG's test skips the scaled max-norm when the residual's 2-norm
+    shows it cannot pass: it answers as the scaled max-norm itself would,
+    on residuals on both sides of the target, on all the columns or on a
+    subset (``index``)."""
+    rng = np.random.default_rng(6)
+    scales = rng.uniform(0.1, 3.0, size=41)
+    index = np.array([0, 3, 7, 40])
+    for columns in (None, index):
+        enough = _newton_cg._enough((scales, 0.5), columns, np)
+        used = scales if columns is None else scales[columns]
+        answers = set()
+        for size in np.logspace(-3, 1, 60):
+            r = size * rng.standard_normal((4, used.shape[0]))
+            expected = np.max(np.abs(r) / used) <= 0.5
+            assert enough(r, np.linalg.norm(r)) == expected
+            answers.add(expected)
+        assert answers == {True, False}
+    assert _newton_cg._enough(None, None, np) is None
+
+
+def cg_products(monkeypatch):
+    """The Hessian products of each conjugate-gradient solve, in a list."""
+    counts = []
+    cg = _newton_cg.conjugate_gradient
+
+    def spy(hessp, *args):
+        counts.append(0)
+
+        def counted(p):
+            counts[-1] += 1
+            return hessp(p)
+
+        return cg(counted, *args)
+
+    monkeypatch.setattr(_newton_cg, "conjugate_gradient", spy)
+    return counts
+
+
+@pytest.mark.parametrize("n", [6_000, 600])  # a sample; a float32 copy
+def test_newton_cg_solves_no_tighter_than_the_stopping_test_needs(monkeypatch, n):
+    """At the default ``tol``, the conjugate gradients stop once the gradient
+    the quadratic model predicts passes the stopping test with a margin
+    (``threshold_share``): the fit converges as it did with the forcing
+    term alone, in fewer products and no more iterations."""
+    obj = make_problem(seed=21, n=n, d=30, K=5, alpha=1e-4)
+    P0 = obj.product_layout(zeros(obj))
+    products, iterations = {}, {}
+    for share in (0.5, 0.0):
+        counts = cg_products(monkeypatch)
+        result = run("newton-cg", obj, P0, tol=1e-4, threshold_share=share)
+        monkeypatch.undo()
+        assert result.status == "converged"
+        assert optimality_at(obj, result.P) <= 1e-4 * optimality_at(obj, P0)
+        products[share], iterations[share] = sum(counts), result.n_iter
+    assert products[0.5] < products[0.0]
+    assert iterations[0.5] <= iterations[0.0]
+
+
+def test_newton_cg_steps_directly_on_few_parameters_of_any_number_of_classes(
+    monkeypatch,
+):
+    """Three classes, 15 entries in ``P``, all rows in the Hessian: the exact
+    Newton step (no conjugate gradients), to the optimum the conjugate
+    gradients reach, in no more iterations. Each step leaves the sum of the
+    intercepts as it was (the step orthogonal to their common shift, along
+    which ``H`` is singular)."""
+    obj = make_problem(seed=17, n=300, d=4, K=3, alpha=1e-3)
+    assert obj.n_outputs == 3 and zeros(obj).size <= 64
+    calls = conjugate_gradient_calls(monkeypatch)
+    direct = run("newton-cg", obj, zeros(obj), tol=1e-12)
+    assert direct.status == "converged" and not calls
+    assert abs(direct.P[:, -1].sum()) < 1e-12
+    iterative = run("newton-cg", obj, zeros(obj), tol=1e-12, direct_max_parameters=0)
+    assert iterative.status == "converged" and calls
+    assert direct.n_iter <= iterative.n_iter
+    assert_allclose(centred(obj, direct.P), centred(obj, iterative.P), atol=1e-9)
+
+
+def test_newton_cg_direct_step_of_the_softmax_needs_a_penalty(monkeypatch):
+    """Without an L2 penalty the softmax's coefficients have a common shift
+    of zero curvature: no direct step, the conjugate gradients instead."""
+    obj = make_problem(seed=17, n=300, d=4, K=3, alpha=0.0)
+    calls = conjugate_gradient_calls(monkeypatch)
+    result = run("newton-cg", obj, zeros(obj), tol=1e-8, max_iter=200)
+    assert calls and result.status == "converged"
+
+
+def test_newton_cg_takes_a_float32_copy_of_all_the_rows_on_small_data(monkeypatch):
+    """Where the sample would be all the rows of float64 data between
+    ``copy_bytes``, Newton-CG's Hessian is a float32 copy of them (not the
+    data itself); below the range, with few parameters (the direct step)
+    or for the other solvers (``copy=False``), the data itself."""
+    obj = make_problem(seed=21, n=600, d=30, K=5, alpha=1e-4)  # 144 kB
+    assert 8 * obj.n_rows * obj.n_features < HessianSample().copy_bytes[0]
+    low = HessianSample(copy_bytes=(2**16, 2**20))
+    copy = hessian_sample(obj, low, seed=0, copy=True)
+    assert copy is not obj and copy.n_rows == obj.n_rows
+    assert copy.data.dtype == np.float32
+    assert_allclose(copy.data.X, obj.data.X, rtol=1e-7)
+    assert hessian_sample(obj, low, seed=0) is obj
+    assert hessian_sample(obj, HessianSample(), seed=0, copy=True) is obj
+    hessians = []
+    hessp = SoftmaxObjective.hessp
+
+    def spy(self, P, forward=None):
+        hessians.append((self.n_rows, self.data.dtype))
+        return hessp(self, P, forward)
+
+    monkeypatch.setattr(SoftmaxObjective, "hessp", spy)
+    result = run("newton-cg", obj, zeros(obj), tol=1e-6, sample=low)
+    assert result.status == "converged"
+    assert hessians[0] == (600, np.float32)
+    monkeypatch.undo()
+    small = make_problem(seed=17, n=300, d=4, K=3, alpha=1e-3)
+    sampled = []
+    draw = _newton_cg.hessian_sample
+
+    def recording(objective, options, seed, *args, **kwargs):
+        sampled.append(draw(objective, options, seed, *args, **kwargs))
+        return sampled[-1]
+
+    monkeypatch.setattr(_newton_cg, "hessian_sample", recording)
+    run(
+        "newton-cg",
+        small,
+        zeros(small),
+        tol=1e-6,
+        sample=HessianSample(copy_bytes=(0, 2**30)),
+    )
+    assert sampled[0] is small

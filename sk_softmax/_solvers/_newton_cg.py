@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._array_ops import add_scaled as _add_scaled
-from .._array_ops import as_dtype
+from .._array_ops import as_dtype, scaled_abs_max
 from .._array_ops import dot as _dot
 from .._array_ops import norm1 as _norm1
+from .._array_ops import solve as _solve
 from ._driver import Iteration
 from ._line_search import backtracking_line_search
 from ._sampling import HessianSample, hessian_sample
@@ -23,25 +24,32 @@ class NewtonCGOptions:
     conjugate gradients' products per step, at most. ``first_forcing``: the
     relative residual of the first step. ``forcing_bounds``: the bounds of
     the loosest residual of the later steps, which is the sample's share of
-    the rows within them (``forcing_cap``). ``direct_max_features``: two
-    classes with at most this many columns of ``P`` are solved exactly once
-    the Hessian is on all the rows (``direct_step``).
+    the rows within them (``forcing_cap``). ``threshold_share``: the
+    conjugate gradients also stop once their residual, each feature's
+    entries divided by its scale, is at most this share of the stopping
+    threshold: the gradient the quadratic model predicts after the step
+    passes the stopping test, and a tighter solve would be wasted.
+    ``direct_max_parameters``: with at most this many entries in ``P``, the
+    step is solved exactly once the Hessian is on all the rows
+    (``direct_step``).
     """
 
     sample: HessianSample = field(default_factory=HessianSample)
     max_cg: int = 200
     first_forcing: float = 0.1
     forcing_bounds: tuple[float, float] = (0.1, 0.5)
-    direct_max_features: int = 256
+    threshold_share: float = 0.5
+    direct_max_parameters: int = 64
 
 
-def conjugate_gradient(hessp, g, tolerance, max_iter, xp, diagonal):
+def conjugate_gradient(hessp, g, tolerance, max_iter, xp, diagonal, enough=None):
     """An approximate solution ``d`` of ``H d = -g`` by conjugate gradients
     from ``d = 0``, preconditioned by the positive ``diagonal`` (each
     residual is divided by it, broadcasting: the per-feature scaling of the
-    step). It stops once the residual's norm is at most ``tolerance``, after
-    ``max_iter`` products, or on a direction of non-positive curvature
-    (keeping the iterate so far; ``d = 0`` if that is the first direction).
+    step). It stops once the residual's norm is at most ``tolerance`` or
+    ``enough(residual, its norm)`` is true, after ``max_iter`` products, or on a
+    direction of non-positive curvature (keeping the iterate so far; ``d =
+    0`` if that is the first direction).
     With ``diagonal`` the Hessian's own diagonal, a diagonal ``H`` is solved
     in one product."""
     d = xp.zeros_like(g)
@@ -57,7 +65,8 @@ def conjugate_gradient(hessp, g, tolerance, max_iter, xp, diagonal):
         a = rz / curvature
         _add_scaled(d, a, p, xp)  # in place: d, r and p are this function's own
         _add_scaled(r, -a, Hp, xp)
-        if math.sqrt(_dot(r, r, xp)) <= tolerance:
+        r_norm = math.sqrt(_dot(r, r, xp))
+        if r_norm <= tolerance or (enough and enough(r, r_norm)):
             break
         z = r / diagonal
         rz_new = _dot(r, z, xp)
@@ -69,21 +78,38 @@ def conjugate_gradient(hessp, g, tolerance, max_iter, xp, diagonal):
 
 
 def direct_step(objective, P, g, forward):
-    """The exact Newton step ``-H^-1 g`` of two classes on one row, from the
-    whole Hessian (``objective.hessian``), or None if ``H`` is singular (no
-    penalty, a feature that is zero on every row).
+    """The exact Newton step ``-H^-1 g`` from the whole Hessian
+    (``objective.hessian``), shaped like ``g``, or None if ``H`` is
+    singular: no L2 penalty (the softmax's coefficients then have a common
+    shift of no curvature; on two classes, a feature that is zero on every
+    row).
 
-    On small data a Hessian of ``p^2`` numbers costs one matrix product,
-    where conjugate gradients cost a pass over the data each, several per
-    iteration; this is what ``LogisticRegression(solver="newton-cholesky")``
-    does.
+    The softmax's intercepts always have one: adding the same number to
+    every class's leaves the probabilities as they are. Along it, ``u`` (ones
+    on the intercepts), the gradient is zero, and the step is solved with
+    ``H + u u^T / K`` instead, whose solution is the step orthogonal to
+    ``u`` (``u^T H = 0``).
+
+    On small data a Hessian of ``p^2`` numbers costs about ``p / 2`` passes'
+    multiply-adds in one matrix product, where conjugate gradients cost a
+    pass each, several per iteration; this is what
+    ``LogisticRegression(solver="newton-cholesky")`` does.
     """
     xp = objective.xp
+    K = objective.n_outputs
+    if K > 1 and objective.penalty.l2 == 0:
+        return None
+    H = objective.hessian(P, forward)
+    if K > 1 and objective.fit_intercept:  # the entries of u u^T / K
+        p = P.shape[1]
+        H[p - 1 :: p, p - 1 :: p] += 1.0 / K
     try:
-        d = xp.linalg.solve(objective.hessian(P, forward), -g[0, :])
+        d = _solve(H, -xp.reshape(g, (-1,)), xp)
     except (np.linalg.LinAlgError, RuntimeError):
         return None
-    return xp.reshape(d, g.shape) if bool(xp.all(xp.isfinite(d))) else None
+    if not bool(xp.all(xp.isfinite(d))):
+        return None
+    return objective.product_layout(xp.reshape(d, g.shape))  # as P's
 
 
 def newton_cg(objective, P, f, g, threshold, options, seed):
@@ -104,24 +130,30 @@ def newton_cg(objective, P, f, g, threshold, options, seed):
     Nocedal, 2011). The conjugate gradients run in the sample's dtype and
     are preconditioned by the per-feature curvature of the same rows
     (``objective.feature_curvature``); on sparse data they work on the
-    columns the sample uses only (``hessian_model``). On two classes with
-    few features and the Hessian on all the rows, the step is solved
-    exactly instead (``direct_step``).
+    columns the sample uses only (``hessian_model``). They stop early once
+    the gradient the quadratic model predicts passes the stopping test
+    (``threshold_share``): the last step is solved no tighter than the fit
+    needs. On small data, where the sample would be all the rows, the
+    Hessian is still a float32 copy of them (``HessianSample``,
+    ``copy_bytes``); with few parameters (``direct_max_parameters``)
+    the step is solved exactly instead, on the data itself
+    (``direct_step``).
 
     A sampled Hessian gives up Newton's fast local convergence. Once near the
     optimum (``eta < 0.1``), an iteration that needs a shorter step than
     Newton's or that fails to halve the optimality measure shows that the
     sample misleads: it doubles then (the larger sample contains the
-    smaller), up to all the rows, where convergence is quadratic again.
+    smaller), up to the data itself, where convergence is quadratic again.
     """
     if not objective.is_smooth:
         raise ValueError("newton-cg handles smooth objectives only (l1_ratio == 0).")
     xp = objective.xp
     fraction = options.sample.fraction
-    curvature = hessian_sample(objective, options.sample, seed)
+    # Few parameters: the exact step, on the data itself (never a copy).
+    small = math.prod(P.shape) <= options.direct_max_parameters
+    curvature = hessian_sample(objective, options.sample, seed, copy=not small)
     model = hessian_model(curvature)
-    # Two classes and few features: the exact step once the sample is all rows.
-    small = objective.n_outputs == 1 and P.shape[1] <= options.direct_max_features
+    stop = (objective.feature_scales()[0], options.threshold_share * threshold)
     g_norm0 = math.sqrt(_dot(g, g, xp))
     opt = objective.optimality(P, g)
     first = True
@@ -135,7 +167,7 @@ def newton_cg(objective, P, f, g, threshold, options, seed):
         )
         first = False
         direct = small and curvature is objective
-        d = newton_direction(model, P, g, eta * g_norm, options.max_cg, direct)
+        d = newton_direction(model, P, g, eta * g_norm, options.max_cg, direct, stop)
         gd = _dot(g, d, xp)
         if not gd < 0:  # no curvature information: steepest descent
             d, gd = -g, -(g_norm**2)
@@ -148,7 +180,7 @@ def newton_cg(objective, P, f, g, threshold, options, seed):
         del step  # it would keep this gradient through the next line search
         opt, opt_before = objective.optimality(P, g), opt
         misleads = eta < 0.1 and (t < 1 or opt > 0.5 * opt_before)
-        if curvature is not objective and misleads:  # at least twice the rows
+        if curvature is not objective and misleads and opt > threshold:
             fraction, min_rows = 2 * fraction, 2 * curvature.n_rows
             curvature = hessian_sample(
                 objective, options.sample, seed, fraction, min_rows
@@ -190,11 +222,14 @@ def hessian_model(curvature):
     return (curvature, None) if restricted is None else restricted
 
 
-def newton_direction(model, P, g, tolerance, max_cg, direct):
+def newton_direction(model, P, g, tolerance, max_cg, direct, stop=None):
     """Newton-CG's direction at ``P``: ``H d = -g`` solved by conjugate
     gradients to the residual ``tolerance`` (or exactly, ``direct_step``,
     when ``direct``), ``H`` the Hessian of ``model = (objective, index)``
-    (``hessian_model``); on the columns outside ``index``, ``-g / l2``."""
+    (``hessian_model``); on the columns outside ``index``, ``-g / l2``.
+    ``stop = (scales, target)``: the conjugate gradients also stop once
+    their residual's max-norm, each column divided by its entry of
+    ``scales`` (one per column of ``P``), is at most ``target``."""
     objective, index = model
     xp = objective.xp
     g_model = g
@@ -213,9 +248,30 @@ def newton_direction(model, P, g, tolerance, max_cg, direct):
             max_cg,
             xp,
             objective.feature_curvature(P, forward),
+            _enough(stop, index, xp),
         )
     if index is None:
         return as_dtype(d, g.dtype, xp)
     full = g / -objective.penalty.l2
     full[:, index] = d
     return full
+
+
+def _enough(stop, index, xp):
+    """The conjugate gradients' test ``enough(residual, norm)`` of ``stop =
+    (scales, target)`` on the columns ``index`` (None: all), or None. The
+    scaled max-norm is at least the 2-norm over ``sqrt(entries) *
+    max(scales)``: above that bound it is not computed."""
+    if stop is None:
+        return None
+    scales, target = stop
+    if index is not None:
+        scales = scales[index]
+    largest = float(xp.max(scales))
+
+    def enough(r, norm):
+        if norm > math.sqrt(math.prod(r.shape)) * largest * target:
+            return False
+        return scaled_abs_max(r, scales, xp) <= target
+
+    return enough

@@ -22,8 +22,14 @@ class HessianSample:
     Float64 rows are stored in ``dtype`` (None: as they are): the sampled
     Hessian only chooses a step's direction, and differs from the data's by
     the sampling error, far above float32's rounding, while float32 products
-    run faster, on a copy half the size. The gradient, the line
-    search and the stopping test stay in the data's dtype.
+    run faster, on a copy half the size. The gradient, the line search
+    and the stopping test stay in the data's dtype. For the same reason,
+    when the sample would be all the rows (small data), Newton-CG still
+    takes a copy of them in ``dtype`` if the data, as float64 dense rows,
+    hold between ``copy_bytes[0]`` and ``copy_bytes[1]`` bytes: below, a
+    product's cost is its calls', whatever the dtype, and the data's own
+    Hessian converges further for the same work; above, the copy's half of
+    ``X`` would weigh on memory.
     """
 
     fraction: float = 0.1
@@ -32,14 +38,17 @@ class HessianSample:
     rows_per_feature: int = 75
     max_share: float = 0.75
     dtype: str | None = "float32"
+    copy_bytes: tuple[int, int] = (2**19, 2**26)
 
 
-def hessian_sample(objective, options, seed, fraction=None, min_rows=0):
+def hessian_sample(objective, options, seed, fraction=None, min_rows=0, copy=False):
     """The objective on the Hessian sample (``objective.on_sample``) that
     ``options`` (a ``HessianSample``) describes, drawn with ``seed``, or the
-    objective itself when the sample would be all of its rows.
-    ``fraction`` and ``min_rows`` override the options' share and raise
-    their floor (Newton-CG grows its sample near the optimum)."""
+    objective itself when the sample would be all of its rows, but with
+    ``copy``, on small data (``copy_bytes``): then its rows stored in
+    ``options.dtype`` (``objective.stored``). ``fraction`` and
+    ``min_rows`` override the options' share and raise their floor
+    (Newton-CG grows its sample near the optimum)."""
     fraction = options.fraction if fraction is None else fraction
     per_class = options.rows_per_class * objective.n_classes
     per_feature = 0
@@ -49,4 +58,12 @@ def hessian_sample(objective, options, seed, fraction=None, min_rows=0):
             int(options.max_share * objective.n_rows),
         )
     floor = max(min_rows, options.min_rows, per_class, per_feature)
-    return objective.on_sample(fraction, floor, seed, options.dtype)
+    sample = objective.on_sample(fraction, floor, seed, options.dtype)
+    low, high = options.copy_bytes
+    if (
+        copy
+        and sample is objective
+        and low <= 8 * objective.n_rows * objective.n_features <= high
+    ):
+        return objective.stored(options.dtype)
+    return sample
