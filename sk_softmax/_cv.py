@@ -11,6 +11,7 @@ fold's held-out rows. The choice (``_choose``), then the final model:
 refitted on all the rows from the folds' mean solution, or the folds'
 models averaged. Predictions are ``SoftmaxGDClassifier``'s own code."""
 
+import inspect
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -24,10 +25,16 @@ from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.callback import CallbackSupportMixin
 from sklearn.linear_model._base import LinearClassifierMixin
-from sklearn.metrics import get_scorer, get_scorer_names
+from sklearn.metrics import get_scorer, get_scorer_names, make_scorer
 from sklearn.model_selection import check_cv
 from sklearn.utils import check_random_state
-from sklearn.utils._array_api import get_namespace_and_device, move_to
+from sklearn.utils._array_api import (
+    _average,
+    _isin,
+    _max_precision_float_dtype,
+    get_namespace_and_device,
+    move_to,
+)
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
@@ -38,12 +45,21 @@ from sklearn.utils.metadata_routing import (
     process_routing,
 )
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import _check_method_params, check_array
+from sklearn.utils.validation import (
+    _check_method_params,
+    _check_sample_weight,
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+)
 from threadpoolctl import threadpool_limits
 
 from . import _backend, _fitting
+from ._array_ops import label_values
 from ._backend import TrainingRows, chunkwise, class_totals, is_dask
 from ._classifier import SoftmaxGDClassifier
+from ._labels import encode_labels, labels_on_device, unique
 from ._monitor import FitMonitor
 from ._objective import SoftmaxObjective
 from ._plan import make_plan
@@ -362,8 +378,23 @@ class SoftmaxGDClassifierCV(CallbackSupportMixin, LinearClassifierMixin, BaseEst
             self._refit(full, plan, refit, _fit_args(self, rows))
         else:
             self._average()
+        self._move_host_attributes(rows.X)
         context.call_on_fit_task_end(**fit_args, reconstruction_attributes={})
         return self
+
+    def _move_host_attributes(self, X):
+        """``alphas_``, ``l1_ratios_``, ``scores_`` and ``n_iter_``, computed
+        on the host, moved to ``X``'s namespace and device, as every array
+        attribute (floats in the device's widest float dtype)."""
+        xp, is_array_api, device = get_namespace_and_device(X)
+        if not is_array_api:
+            return
+        wide = _max_precision_float_dtype(xp, device)
+        for name in ("alphas_", "l1_ratios_", "scores_"):
+            setattr(
+                self, name, xp.asarray(getattr(self, name), dtype=wide, device=device)
+            )
+        self.n_iter_ = xp.asarray(self.n_iter_, device=device)
 
     def _fit_params(self):
         """The parameters of a ``SoftmaxGDClassifier`` fit of each path."""
@@ -385,7 +416,9 @@ class SoftmaxGDClassifierCV(CallbackSupportMixin, LinearClassifierMixin, BaseEst
             return alpha_grid(
                 full, l1_ratios, self.alphas, self.eps, self.fit_intercept
             )
-        alphas = check_array(self.alphas, ensure_2d=False, dtype=np.float64)
+        alphas = check_array(
+            self.alphas, ensure_2d=False, ensure_min_samples=0, dtype=np.float64
+        )
         alphas = np.ravel(alphas)
         if alphas.shape[0] == 0 or np.any(alphas < 0):
             raise ValueError(
@@ -509,10 +542,23 @@ class SoftmaxGDClassifierCV(CallbackSupportMixin, LinearClassifierMixin, BaseEst
             score_params = process_routing(self, "score", **score_params)["scorer"][
                 "score"
             ]
+        name = "accuracy" if self.scoring is None else self.scoring
+        if isinstance(name, str) and name in NATIVE:
+            weights = score_params.get("sample_weight")
+            return score(name, self, _held_out(self, X, y, weights))
         return self._scorer()(self, X, y, **score_params)
 
     def _scorer(self):
         return get_scorer("accuracy" if self.scoring is None else self.scoring)
+
+    def _path_scorer(self, classes):
+        """The scorer of the folds' models: the name of a score computed
+        here (``NATIVE``), or scikit-learn's scorer told every class
+        (``_with_labels``)."""
+        name = "accuracy" if self.scoring is None else self.scoring
+        if isinstance(name, str) and name in NATIVE:
+            return name
+        return _with_labels(get_scorer(name), classes)
 
     def get_metadata_routing(self):
         """Get the metadata routing of this object: ``sample_weight`` for its
@@ -587,7 +633,7 @@ def null_gradient(problem, fit_intercept):
     P = objective.zeros()
     if fit_intercept:
         totals = xp.astype(class_totals(data)[1], data.dtype)
-        tiny = float(xp.finfo(data.dtype).tiny)
+        tiny = float(xp.finfo(data.dtype).smallest_normal)
         b = xp.log(xp.where(totals > 0, totals, tiny))
         P = objective.join(objective.split(P)[0], b)
     grad = objective.smooth_value_and_gradient(objective.product_layout(P))[1]
@@ -595,7 +641,10 @@ def null_gradient(problem, fit_intercept):
 
 
 def _check_l1_ratios(l1_ratios):
-    ratios = np.ravel(check_array(l1_ratios, ensure_2d=False, dtype=np.float64))
+    ratios = check_array(
+        l1_ratios, ensure_2d=False, ensure_min_samples=0, dtype=np.float64
+    )
+    ratios = np.ravel(ratios)
     if ratios.shape[0] == 0 or np.any((ratios < 0) | (ratios > 1)):
         raise ValueError(
             f"l1_ratios must be numbers in [0, 1], at least one; got {l1_ratios!r}."
@@ -702,10 +751,28 @@ def _run(estimator, rows, plan, tasks):
     cores divided among them."""
     n_workers = min(effective_n_jobs(estimator.n_jobs), len(tasks))
     threads = max(1, cpu_count() // n_workers) if n_workers > 1 else None
-    scorer = estimator._scorer()
+    scorer = estimator._path_scorer(rows.classes)
     return Parallel(n_jobs=estimator.n_jobs)(
         delayed(_fold_path)(estimator, rows, plan, scorer, task, threads)
         for task in tasks
+    )
+
+
+def _with_labels(scorer, classes):
+    """``scorer`` told every class where its metric takes ``labels`` (and,
+    for two classes, the positive one where it takes ``pos_label``): a
+    fold's held-out rows may lack a class. As ``LogisticRegressionCV``."""
+    metric = getattr(scorer, "_score_func", None)
+    if metric is None or "labels" not in inspect.signature(metric).parameters:
+        return scorer
+    kwargs = dict(getattr(scorer, "_kwargs", {}), labels=classes)
+    if classes.shape[0] == 2 and "pos_label" in inspect.signature(metric).parameters:
+        kwargs["pos_label"] = classes[-1]
+    return make_scorer(
+        metric,
+        greater_is_better=scorer._sign == 1,
+        response_method=scorer._response_method,
+        **kwargs,
     )
 
 
@@ -719,14 +786,19 @@ def _fold_path(estimator, rows, plan, scorer, task, threads):
             taken, rows.classes, taken.X, _take(rows.y, task.train), taken.w
         )
         problem = _fitting.problem_of(estimator, train_rows, seed=task.seed)
-        score_params = _check_method_params(rows.X, task.score_params, task.test)
-        test = (_take(rows.X, task.test), _take(rows.y, task.test), score_params)
-        return _walk(estimator, problem, plan, scorer, task, test)
+        held_out = HeldOut(
+            X=_take(rows.X, task.test),
+            y=_take(rows.y, task.test),
+            index=_take(rows.data.y, task.test),
+            weights=_take(rows.data.w, task.test),
+            params=_check_method_params(rows.X, task.score_params, task.test),
+        )
+        return _walk(estimator, problem, plan, scorer, task, held_out)
 
 
-def _walk(estimator, problem, plan, scorer, task, test):
+def _walk(estimator, problem, plan, scorer, task, held_out):
     """The path of ``task`` on ``problem``: each alpha solved from the last
-    solution and scored on the ``test`` rows ``(X, y, score_params)``,
+    solution and scored on the fold's ``held_out`` rows (``score``),
     until the end of the grid, an early stop (``task.patience``) or a
     callback's request."""
     n_alphas = task.alphas.shape[0]
@@ -747,7 +819,7 @@ def _walk(estimator, problem, plan, scorer, task, test):
         fit_time[j], begin = time.perf_counter() - begin, time.perf_counter()
         start, n_iter[j] = result.P, result.n_iter
         models.append(result.attributes)
-        scores[j] = scorer(_model(result.attributes, estimator), *test[:2], **test[2])
+        scores[j] = score(scorer, _model(result.attributes, estimator), held_out)
         score_time[j] = time.perf_counter() - begin
         stop = context.call_on_fit_task_end(
             **fit_args, reconstruction_attributes=result.attributes
@@ -761,6 +833,71 @@ def _walk(estimator, problem, plan, scorer, task, test):
     task.context.call_on_fit_task_end(**fit_args)
     coefs, intercepts = _stacked(models, n_alphas, problem.xp)
     return PathResult(scores, n_iter, fit_time, score_time, coefs, intercepts)
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """A fold's held-out rows: ``X``, the labels ``y``, their indices in
+    the classes (``index``), the sample ``weights`` (ones if none were
+    given), and the ``params`` of scikit-learn's scorer."""
+
+    X: Any
+    y: Any
+    index: Any
+    weights: Any
+    params: dict
+
+
+#: The scores computed from the model's own predictions in ``X``'s
+#: namespace and on its device (``score``), as scikit-learn's scorers of
+#: these names compute them; scikit-learn's scorers take the predicted
+#: probabilities of two classes on the host, and check every label.
+NATIVE = ("neg_log_loss", "accuracy")
+
+
+def score(scorer, model, held_out):
+    """The score of ``model`` on ``held_out``: ``scorer`` (the name of a
+    ``NATIVE`` score, or scikit-learn's scorer) with the held-out weights
+    (or the scorer's ``params``). ``neg_log_loss`` clips the probabilities
+    to ``[eps, 1 - eps]`` as ``sklearn.metrics.log_loss`` does."""
+    if not isinstance(scorer, str):
+        return float(scorer(model, held_out.X, held_out.y, **held_out.params))
+    weights = held_out.weights
+    if scorer == "accuracy":
+        hits = model.predict(held_out.X) == held_out.y
+        xp = get_namespace_and_device(weights)[0]
+        return float(_average(xp.astype(hits, weights.dtype), weights=weights))
+    proba = model.predict_proba(held_out.X)
+    xp = get_namespace_and_device(proba)[0]
+    eps = float(xp.finfo(proba.dtype).eps)
+    p = xp.clip(label_values(proba.T, held_out.index, xp), eps, 1 - eps)
+    weights = xp.astype(weights, proba.dtype)
+    return -float(_average(-xp.log(p), weights=weights))
+
+
+def _held_out(estimator, X, y, sample_weight):
+    """``score``'s inputs as ``HeldOut`` rows for the fitted ``estimator``:
+    the labels on ``X``'s device (as in ``fit``), each one of
+    ``classes_``."""
+    check_is_fitted(estimator)
+    xp, is_array_api, device = get_namespace_and_device(X)
+    y = column_or_1d(y, warn=True)
+    check_consistent_length(X, y, sample_weight)
+    y, xp_y = labels_on_device(y, xp, device, is_array_api)
+    classes = estimator.classes_
+    present = unique(y, xp_y)
+    unknown = present[~_isin(present, classes, xp_y)]
+    if unknown.shape[0]:
+        raise ValueError(
+            f"y has labels that are not among the classes the model was "
+            f"fitted on ({classes!r}): {unknown!r}."
+        )
+    index = encode_labels(y, classes, xp_y)
+    if is_array_api:
+        index = move_to(index, xp=xp, device=device)
+    dtype = _max_precision_float_dtype(xp, device) if is_array_api else np.float64
+    weights = _check_sample_weight(sample_weight, X, dtype=dtype)
+    return HeldOut(X=X, y=y, index=index, weights=weights, params={})
 
 
 def _model(attributes, estimator):

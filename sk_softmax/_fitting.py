@@ -60,6 +60,7 @@ class Problem:
     validation: Any = None
     _seed: Any = field(default=None, repr=False)
     _null_gradients: dict = field(default_factory=dict, repr=False)
+    _scales: dict = field(default_factory=dict, repr=False)
 
     @property
     def xp(self):
@@ -83,7 +84,7 @@ class Problem:
         for every penalty (the L2 part's is zero): computed once per form
         of the objective (softmax or binary) and kept, for a problem solved
         along a path."""
-        form = type(objective)
+        form = (type(objective), objective.fit_intercept)
         if form not in self._null_gradients:
             zeros = objective.zeros()
             self._null_gradients[form] = objective.smooth_value_and_gradient(zeros)[1]
@@ -98,6 +99,7 @@ class Problem:
             alpha=plan.alpha,
             l1_ratio=plan.l1_ratio,
             fit_intercept=plan.fit_intercept,
+            scales=self._scales.get(plan.fit_intercept),
         )
 
     def attributes(self, objective, P):
@@ -159,6 +161,9 @@ class Problem:
             P = objective.product_layout(P)
             warm = start is not None
             result = _full_batch(self, plan, objective, P, report, warm)
+            # The stopping test's units, from the rows alone: kept for the
+            # next solve of this problem (a path).
+            self._scales[plan.fit_intercept] = objective.feature_scales()
         del P
         return self._result(plan, objective, result, report, schedule, plateau)
 
