@@ -66,12 +66,24 @@ __all__ = [
 
 
 def minimize(
-    objective, P, *, method, max_iter, tol, scale, report, seed=0, options=None
+    objective,
+    P,
+    *,
+    method,
+    max_iter,
+    tol,
+    scale,
+    report,
+    seed=0,
+    options=None,
+    reference=None,
 ):
     """Minimise ``objective`` from ``P`` with the full-batch ``method`` (a
     key of ``SOLVERS``) and its ``options`` (None: the method's defaults):
     the start point's value, gradient and threshold, then ``drive``.
-    ``seed`` draws the Hessian sample."""
+    ``seed`` draws the Hessian sample; ``reference``, the null model's
+    gradient norm for a warm start (None: none), Newton-CG's forcing terms
+    (``newton_cg``)."""
     solver, options_type = SOLVERS[method]
     options = options_type() if options is None else options
     f, g = objective.smooth_value_and_gradient(P)
@@ -79,7 +91,10 @@ def minimize(
     threshold = max(tol * (opt if scale is None else scale), objective.rounding_level())
     if opt <= threshold:  # a start point already optimal (scale is rounding noise)
         return SolverResult(P, 0, "converged")
-    iterations = solver(objective, P, f, g, threshold, options, seed)
+    extra = (
+        {} if reference is None or method != "newton-cg" else {"reference": reference}
+    )
+    iterations = solver(objective, P, f, g, threshold, options, seed, **extra)
     del g  # the solver's from now on: freed once it has a new gradient
     start = f + objective.nonsmooth_value(P)
     reference = max(start, math.log(objective.n_classes))
