@@ -455,3 +455,39 @@ def test_iris_string_labels_and_binary_mapping():
     clf = SoftmaxGDClassifierCV(alphas=ALPHAS, cv=3).fit(X, names)
     assert_array_equal(clf.classes_, ["setosa", "versicolor", "virginica"])
     assert clf.score(X, names) > -0.3
+
+
+def test_score_is_the_scorers_and_rejects_unknown_labels(small):
+    X, y = small
+    clf = SoftmaxGDClassifierCV(alphas=ALPHAS, cv=3).fit(X, y)
+    sw = np.random.RandomState(0).uniform(0, 2, size=X.shape[0])
+    scorer = get_scorer("neg_log_loss")
+    assert clf.score(X, y, sample_weight=sw) == pytest.approx(
+        scorer(clf, X, y, sample_weight=sw), abs=1e-12
+    )
+    accuracy = clf.set_params(scoring=None).score(X, y)
+    assert accuracy == pytest.approx(np.mean(clf.predict(X) == y), abs=1e-12)
+    with pytest.raises(ValueError, match="not among the classes"):
+        clf.score(X, np.where(y == 3, 11, y))
+
+
+def test_verbose_prints_a_line_per_fit(small, capsys):
+    X, y = small
+    SoftmaxGDClassifierCV(alphas=ALPHAS, cv=3, verbose=1).fit(X, y)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "alpha=" in line]
+    assert len(lines) == 3 * len(ALPHAS)
+    assert "fold 2, l1_ratio=0, alpha=0.001" in lines[-1]
+
+
+def test_a_callbacks_request_stops_that_path(small):
+    X, y = small
+
+    class StopAtSecondAlpha(Recorder):
+        def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+            return context.task_name == "alpha" and context.task_id == 1
+
+    clf = SoftmaxGDClassifierCV(alphas=ALPHAS, cv=3).set_callbacks(StopAtSecondAlpha())
+    clf.fit(X, y)
+    assert not np.isnan(clf.scores_[:, :, :2]).any()
+    assert np.isnan(clf.scores_[:, :, 2]).all()
+    assert clf.alpha_ in ALPHAS[:2]
