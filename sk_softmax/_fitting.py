@@ -80,18 +80,15 @@ class Problem:
 
     def scale(self, objective):
         """The optimality of ``objective`` at the null model, the scale of
-        a warm start's stopping test, and the norm of its gradient there,
-        the reference of Newton-CG's forcing terms. That smooth gradient is
-        the same for every penalty (the L2 part's is zero): computed once
-        per form of the objective (softmax or binary) and kept, for a
-        problem solved along a path."""
+        a warm start's stopping test. The smooth gradient there is the same
+        for every penalty (the L2 part's is zero): computed once per form
+        of the objective (softmax or binary) and kept, for a problem solved
+        along a path."""
         form = (type(objective), objective.fit_intercept)
         if form not in self._null_gradients:
             zeros = objective.zeros()
             self._null_gradients[form] = objective.smooth_value_and_gradient(zeros)[1]
-        g = self._null_gradients[form]
-        norm = math.sqrt(float(self.xp.sum(g * g)))
-        return objective.optimality(objective.zeros(), g), norm
+        return objective.optimality(objective.zeros(), self._null_gradients[form])
 
     def objective(self, plan):
         """The objective of ``plan``'s penalty on these rows: the one-row
@@ -386,7 +383,7 @@ def _full_batch(problem, plan, objective, P, report, warm):
     model)."""
     # The criterion's scale is taken at W = 0, b = 0 (None: at the start
     # point, which is that for a fresh fit).
-    scale, reference = problem.scale(objective) if warm else (None, None)
+    scale = problem.scale(objective) if warm else None
     return minimize(
         objective,
         objective.product_layout(P),
@@ -397,7 +394,6 @@ def _full_batch(problem, plan, objective, P, report, warm):
         scale=scale,
         report=report,
         seed=problem.seed(),
-        reference=reference,
     )
 
 

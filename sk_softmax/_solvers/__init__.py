@@ -66,24 +66,13 @@ __all__ = [
 
 
 def minimize(
-    objective,
-    P,
-    *,
-    method,
-    max_iter,
-    tol,
-    scale,
-    report,
-    seed=0,
-    options=None,
-    reference=None,
+    objective, P, *, method, max_iter, tol, scale, report, seed=0, options=None
 ):
     """Minimise ``objective`` from ``P`` with the full-batch ``method`` (a
     key of ``SOLVERS``) and its ``options`` (None: the method's defaults):
     the start point's value, gradient and threshold, then ``drive``.
-    ``seed`` draws the Hessian sample; ``reference``, the null model's
-    gradient norm for a warm start (None: none), Newton-CG's forcing terms
-    (``newton_cg``)."""
+    ``seed`` draws the Hessian sample. A ``scale`` marks a warm start,
+    which Newton-CG treats as near the optimum (``newton_cg``'s ``warm``)."""
     solver, options_type = SOLVERS[method]
     options = options_type() if options is None else options
     f, g = objective.smooth_value_and_gradient(P)
@@ -91,9 +80,7 @@ def minimize(
     threshold = max(tol * (opt if scale is None else scale), objective.rounding_level())
     if opt <= threshold:  # a start point already optimal (scale is rounding noise)
         return SolverResult(P, 0, "converged")
-    extra = (
-        {} if reference is None or method != "newton-cg" else {"reference": reference}
-    )
+    extra = {"warm": True} if scale is not None and method == "newton-cg" else {}
     iterations = solver(objective, P, f, g, threshold, options, seed, **extra)
     del g  # the solver's from now on: freed once it has a new gradient
     start = f + objective.nonsmooth_value(P)

@@ -86,7 +86,7 @@ def direct_step(objective, P, g, forward):
     return xp.reshape(d, g.shape) if bool(xp.all(xp.isfinite(d))) else None
 
 
-def newton_cg(objective, P, f, g, threshold, options, seed, reference=None):
+def newton_cg(objective, P, f, g, threshold, options, seed, warm=False):
     """Truncated Newton with a subsampled Hessian (``NewtonCGOptions``).
 
     Each iteration solves ``H d = -g`` by conjugate gradients to a relative
@@ -94,12 +94,7 @@ def newton_cg(objective, P, f, g, threshold, options, seed, reference=None):
     the optimum, tighter near it; Nocedal & Wright, section 7.1), then
     backtracks from the Newton step ``t = 1``. ``eta_max`` follows the cost
     of a product (``forcing_cap``), and the first step is solved to
-    ``first_forcing``. ``||g_0||`` is the start's gradient norm, or
-    ``reference`` if larger: a warm start passes the null model's, from
-    which its stopping test is measured too; measured from its own small
-    gradient, ``eta`` would stay at its cap and the sample would never grow
-    (a path's small alphas on sparse data: 200 iterations where a fit from
-    zero takes 31).
+    ``first_forcing``.
 
     ``g`` is the full gradient; ``H`` is the Hessian of the objective on a
     random sample of the rows, stratified by class (``hessian_sample``),
@@ -114,10 +109,15 @@ def newton_cg(objective, P, f, g, threshold, options, seed, reference=None):
     exactly instead (``direct_step``).
 
     A sampled Hessian gives up Newton's fast local convergence. Once near the
-    optimum (``eta < 0.1``), an iteration that needs a shorter step than
-    Newton's or that fails to halve the optimality measure shows that the
-    sample misleads: it doubles then (the larger sample contains the
-    smaller), up to all the rows, where convergence is quadratic again.
+    optimum (``eta < 0.1``, or from the first step for a ``warm`` start, the
+    solution at a nearby penalty), an iteration that needs a shorter step
+    than Newton's or that fails to halve the optimality measure shows that
+    the sample misleads: it doubles then (the larger sample contains the
+    smaller), up to all the rows, where convergence is quadratic again. A
+    warm start's ``eta`` is measured from its own small gradient and seldom
+    falls below 0.1: without ``warm``, its sample would never grow (a
+    path's small alphas on sparse data took 200 iterations where a fit from
+    zero takes 31).
     """
     if not objective.is_smooth:
         raise ValueError("newton-cg handles smooth objectives only (l1_ratio == 0).")
@@ -127,7 +127,7 @@ def newton_cg(objective, P, f, g, threshold, options, seed, reference=None):
     model = hessian_model(curvature)
     # Two classes and few features: the exact step once the sample is all rows.
     small = objective.n_outputs == 1 and P.shape[1] <= options.direct_max_features
-    g_norm0 = max(math.sqrt(_dot(g, g, xp)), reference or 0.0)
+    g_norm0 = math.sqrt(_dot(g, g, xp))
     opt = objective.optimality(P, g)
     first = True
     while True:
@@ -152,7 +152,8 @@ def newton_cg(objective, P, f, g, threshold, options, seed, reference=None):
         t, P, f, g = step
         del step  # it would keep this gradient through the next line search
         opt, opt_before = objective.optimality(P, g), opt
-        misleads = eta < 0.1 and (t < 1 or opt > 0.5 * opt_before)
+        near = warm or eta < 0.1
+        misleads = near and (t < 1 or opt > 0.5 * opt_before)
         if curvature is not objective and misleads:  # at least twice the rows
             fraction, min_rows = 2 * fraction, 2 * curvature.n_rows
             curvature = hessian_sample(
