@@ -35,7 +35,10 @@ folds = list(StratifiedKFold(5).split(X, y))
 Cs = np.logspace(-4, 4, 10)
 alphas = 1.0 / (Cs * n)  # LogisticRegressionCV's grid, as alphas
 
-clf = SoftmaxGDClassifierCV(alphas=alphas, cv=folds).fit(X, y)
+# n_alphas_no_change=None: every alpha, for the whole curve (by default a
+# fold's path stops after two alphas below its best score).
+clf = SoftmaxGDClassifierCV(alphas=alphas, cv=folds, n_alphas_no_change=None)
+clf.fit(X, y)
 lrcv = LogisticRegressionCV(
     Cs=Cs,
     cv=folds,

@@ -144,14 +144,16 @@ class SoftmaxGDClassifierCV(CallbackSupportMixin, LinearClassifierMixin, BaseEst
         models at each fold's best values, ``alpha_`` the geometric mean of
         those alphas and ``l1_ratio_`` the mean of those ratios.
 
-    n_alphas_no_change : int or None, default=None
+    n_alphas_no_change : int or None, default=2
         Stop a fold's path once this many consecutive alphas have scored
         below the best score of that path so far: the held-out score has
-        clearly stopped improving, and the smaller alphas, which cost the
-        most, are not solved. Their entries of ``scores_``,
-        ``coefs_paths_`` and ``intercepts_paths_`` are NaN, their
-        ``n_iter_`` 0, and a value some fold did not reach is not chosen.
-        None solves every alpha.
+        clearly stopped improving, and the smaller alphas, often the most
+        costly (an overfitted model converges slowly), are not solved. Their
+        entries of ``scores_``, ``coefs_paths_`` and ``intercepts_paths_``
+        are NaN, their ``n_iter_`` 0, and a value some fold did not reach is
+        not chosen. On grids finer than a few values per decade, where the
+        score can dip by noise, a larger value is safer. None solves every
+        alpha.
 
     n_jobs : int, default=None
         Number of paths (folds times ``l1_ratios``) solved in parallel by
@@ -292,7 +294,7 @@ class SoftmaxGDClassifierCV(CallbackSupportMixin, LinearClassifierMixin, BaseEst
         cv=5,
         scoring="neg_log_loss",
         refit=True,
-        n_alphas_no_change=None,
+        n_alphas_no_change=2,
         n_jobs=None,
         fit_intercept=True,
         solver="auto",

@@ -245,8 +245,10 @@ def test_chooses_the_same_alpha_as_logistic_regression_cv(digits):
 def test_early_stop_skips_the_smallest_alphas_and_keeps_the_choice(small):
     X, y = small
     grid = np.logspace(0, -7, 12)
-    full = SoftmaxGDClassifierCV(alphas=grid, cv=3).fit(X, y)
-    early = SoftmaxGDClassifierCV(alphas=grid, cv=3, n_alphas_no_change=2).fit(X, y)
+    full = SoftmaxGDClassifierCV(alphas=grid, cv=3, n_alphas_no_change=None)
+    full.fit(X, y)
+    assert not np.isnan(full.scores_).any()
+    early = SoftmaxGDClassifierCV(alphas=grid, cv=3).fit(X, y)  # 2 by default
     assert early.alpha_ == full.alpha_
     skipped = np.isnan(early.scores_)
     assert skipped.any() and not skipped[:, :, 0].any()
