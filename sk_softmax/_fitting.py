@@ -61,6 +61,8 @@ class Problem:
     train_rows: Any = None
     validation: Any = None
     _seed: Any = field(default=None, repr=False)
+    _null_gradients: dict = field(default_factory=dict, repr=False)
+    _scales: dict = field(default_factory=dict, repr=False)
 
     @property
     def xp(self):
@@ -78,6 +80,18 @@ class Problem:
             self._seed = seed(self.random_state, self.rng)
         return self._seed
 
+    def scale(self, objective):
+        """The optimality of ``objective`` at the null model, the scale of
+        a warm start's stopping test. The smooth gradient there is the same
+        for every penalty (the L2 part's is zero): computed once per form
+        of the objective (softmax or binary) and kept, for a problem solved
+        along a path."""
+        form = (type(objective), objective.fit_intercept)
+        if form not in self._null_gradients:
+            zeros = objective.zeros()
+            self._null_gradients[form] = objective.smooth_value_and_gradient(zeros)[1]
+        return objective.optimality(objective.zeros(), self._null_gradients[form])
+
     def objective(self, plan):
         """The objective of ``plan``'s penalty on these rows: the one-row
         logistic form when ``plan.binary``."""
@@ -87,6 +101,7 @@ class Problem:
             alpha=plan.alpha,
             l1_ratio=plan.l1_ratio,
             fit_intercept=plan.fit_intercept,
+            scales=self._scales.get(plan.fit_intercept),
         )
 
     def attributes(self, objective, P):
@@ -153,6 +168,9 @@ class Problem:
             P = objective.product_layout(P)
             warm = start is not None
             result = _full_batch(self, plan, objective, P, report, warm)
+            # The stopping test's units, from the rows alone: kept for the
+            # next solve of this problem (a path).
+            self._scales[plan.fit_intercept] = objective.feature_scales()
         del P
         return self._result(plan, objective, result, report, schedule, plateau)
 
@@ -211,22 +229,31 @@ def prepare(estimator, X, y, sample_weight, classes, plan):
     rows = _inputs.read(estimator, X, y, sample_weight, classes, plan)
     if plan.resume:
         check_resumable(estimator.coef_, rows.data.n_features)
+    problem = problem_of(estimator, rows, incremental=plan.incremental)
+    if plan.early_stopping:
+        _split_validation(problem, plan, rows.data)
+    return problem
+
+
+def problem_of(estimator, rows, *, incremental=False, seed=None):
+    """The ``Problem`` of a fit of ``estimator`` on rows already read
+    (``rows``, a ``_backend.TrainingRows``, e.g. a cross-validation fold's
+    training rows): their sample weights normalized over these rows alone
+    (``class_weight="balanced"`` from their own class totals). ``seed``:
+    the Hessian sample's (None: drawn from ``random_state`` on first use)."""
     data = _backend.normalized(
-        rows.data, estimator.class_weight, rows.classes, incremental=plan.incremental
+        rows.data, estimator.class_weight, rows.classes, incremental=incremental
     )
-    rng = check_random_state(estimator.random_state)
-    problem = Problem(
+    return Problem(
         data,
         rows.classes,
         rows.X,
         rows.y,
         rows.sample_weight,
-        rng,
+        check_random_state(estimator.random_state),
         random_state=estimator.random_state,
+        _seed=seed,
     )
-    if plan.early_stopping:
-        _split_validation(problem, plan, rows.data)
-    return problem
 
 
 def check_resumable(coef, n_features):
@@ -366,7 +393,7 @@ def _full_batch(problem, plan, objective, P, report, warm):
     model)."""
     # The criterion's scale is taken at W = 0, b = 0 (None: at the start
     # point, which is that for a fresh fit).
-    scale = objective.optimality_at(objective.zeros()) if warm else None
+    scale = problem.scale(objective) if warm else None
     return minimize(
         objective,
         objective.product_layout(P),

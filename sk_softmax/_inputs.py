@@ -39,6 +39,15 @@ def read(estimator, X, y, sample_weight, classes, plan):
     return read_arrays(estimator, X, y, sample_weight, classes, plan)
 
 
+def read_in_memory(estimator, X, y, sample_weight, plan, dask_message):
+    """``read_arrays`` for an estimator that fits arrays in memory only:
+    Dask inputs raise a ``TypeError`` with ``dask_message`` (which says
+    what to use instead), before anything is computed."""
+    if is_dask(X, y, sample_weight):
+        raise TypeError(dask_message)
+    return read_arrays(estimator, X, y, sample_weight, None, plan)
+
+
 def chunkwise(method):
     """A prediction method ``method(estimator, X)`` that, for Dask ``X``,
     returns a lazy Dask array computed chunk by chunk

@@ -37,12 +37,14 @@ class SoftmaxObjective:
     _value_and_gradient = staticmethod(_loss.cross_entropy_gradient)
     _probabilities_t = staticmethod(_loss.probabilities_t)
 
-    def __init__(self, data, *, alpha, l1_ratio, fit_intercept):
+    def __init__(self, data, *, alpha, l1_ratio, fit_intercept, scales=None):
         self.data = data
         self.xp = data.xp
         self.fit_intercept = fit_intercept
         self.penalty = ElasticNet(alpha, l1_ratio, data.xp)
-        self._scales = None
+        # ``feature_scales()`` if known, from an objective on the same rows
+        # (the same problem under another penalty).
+        self._scales = scales
         self._penalty_H = None
 
     @property

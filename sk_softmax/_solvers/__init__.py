@@ -71,7 +71,8 @@ def minimize(
     """Minimise ``objective`` from ``P`` with the full-batch ``method`` (a
     key of ``SOLVERS``) and its ``options`` (None: the method's defaults):
     the start point's value, gradient and threshold, then ``drive``.
-    ``seed`` draws the Hessian sample."""
+    ``seed`` draws the Hessian sample. A ``scale`` marks a warm start,
+    which Newton-CG treats as near the optimum (``newton_cg``'s ``warm``)."""
     solver, options_type = SOLVERS[method]
     options = options_type() if options is None else options
     f, g = objective.smooth_value_and_gradient(P)
@@ -79,7 +80,8 @@ def minimize(
     threshold = max(tol * (opt if scale is None else scale), objective.rounding_level())
     if opt <= threshold:  # a start point already optimal (scale is rounding noise)
         return SolverResult(P, 0, "converged")
-    iterations = solver(objective, P, f, g, threshold, options, seed)
+    extra = {"warm": True} if scale is not None and method == "newton-cg" else {}
+    iterations = solver(objective, P, f, g, threshold, options, seed, **extra)
     del g  # the solver's from now on: freed once it has a new gradient
     start = f + objective.nonsmooth_value(P)
     reference = max(start, math.log(objective.n_classes))

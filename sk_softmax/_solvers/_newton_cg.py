@@ -112,7 +112,7 @@ def direct_step(objective, P, g, forward):
     return objective.product_layout(xp.reshape(d, g.shape))  # as P's
 
 
-def newton_cg(objective, P, f, g, threshold, options, seed):
+def newton_cg(objective, P, f, g, threshold, options, seed, warm=False):
     """Truncated Newton with a subsampled Hessian (``NewtonCGOptions``).
 
     Each iteration solves ``H d = -g`` by conjugate gradients to a relative
@@ -140,10 +140,13 @@ def newton_cg(objective, P, f, g, threshold, options, seed):
     (``direct_step``).
 
     A sampled Hessian gives up Newton's fast local convergence. Once near the
-    optimum (``eta < 0.1``), an iteration that needs a shorter step than
-    Newton's or that fails to halve the optimality measure shows that the
-    sample misleads: it doubles then (the larger sample contains the
+    optimum (``eta < 0.1``, or from the first step for a ``warm`` start, the
+    solution at a nearby penalty), an iteration that needs a shorter step
+    than Newton's or that fails to halve the optimality measure shows that
+    the sample misleads: it doubles then (the larger sample contains the
     smaller), up to the data itself, where convergence is quadratic again.
+    A warm start's ``eta`` is measured from its own small gradient and
+    seldom falls below 0.1: without ``warm``, its sample would never grow.
     """
     if not objective.is_smooth:
         raise ValueError("newton-cg handles smooth objectives only (l1_ratio == 0).")
@@ -179,7 +182,8 @@ def newton_cg(objective, P, f, g, threshold, options, seed):
         t, P, f, g = step
         del step  # it would keep this gradient through the next line search
         opt, opt_before = objective.optimality(P, g), opt
-        misleads = eta < 0.1 and (t < 1 or opt > 0.5 * opt_before)
+        near = warm or eta < 0.1
+        misleads = near and (t < 1 or opt > 0.5 * opt_before)
         if curvature is not objective and misleads and opt > threshold:
             fraction, min_rows = 2 * fraction, 2 * curvature.n_rows
             curvature = hessian_sample(
