@@ -81,7 +81,8 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         - A float ``eta > 0``: the derivation's update with that constant step,
           ``W <- W - eta * grad_W``, ``b <- b - eta * grad_b``.
 
-    solver : {"auto", "lbfgs", "newton-cg", "fista"}, default="auto"
+    solver : {"auto", "lbfgs", "newton-cg", "prox-newton", "fista"}, \
+            default="auto"
         The full-batch method; only used when ``batch_size=None`` and
         ``learning_rate="auto"``. All of them use the hand-derived gradients.
 
@@ -97,11 +98,17 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
         - "lbfgs": L-BFGS with a strong Wolfe line search, its initial
           inverse Hessian scaled feature by feature by the curvature at the
           start. Smooth penalty only.
+        - "prox-newton": proximal Newton for any ``l1_ratio``. Each iteration
+          minimises the quadratic model of the smooth part (its Hessian on a
+          sample of the rows, as "newton-cg") plus the L1 part, over a
+          working set of features (the nonzero ones and those that violate
+          optimality most), by conjugate gradients on the model's orthant
+          faces, then backtracks on the whole objective.
         - "fista": accelerated proximal gradient with adaptive restart and a
           backtracking step size per feature, from its curvature; any
           ``l1_ratio``.
-        - "auto": "newton-cg" for a smooth penalty, "fista" otherwise (see
-          ``benchmarks/README.md`` for how they compare).
+        - "auto": "newton-cg" for a smooth penalty, "prox-newton" otherwise
+          (see ``benchmarks/README.md`` for how they compare).
 
     power_t : float, default=0.5
         Exponent of the "invscaling" schedule.
@@ -228,7 +235,7 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
             StrOptions({"auto", "constant", "invscaling", "adaptive"}),
             Interval(Real, 0, None, closed="neither"),
         ],
-        "solver": [StrOptions({"auto", "lbfgs", "newton-cg", "fista"})],
+        "solver": [StrOptions({"auto", "lbfgs", "newton-cg", "prox-newton", "fista"})],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
