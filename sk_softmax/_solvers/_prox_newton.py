@@ -403,8 +403,8 @@ class QuadraticModel:
 
     def face(self, free):
         """The projection on the directions that move only the ``free``
-        entries and, in a column whose K entries are all free, leave their
-        sum unchanged (K > 1).
+        entries and, in a penalized column whose K entries are all free,
+        leave their sum unchanged (K > 1).
 
         Such a column's shifts are directions the data term does not see
         (``best_shift``): along them the model is the penalty alone, linear
@@ -413,7 +413,9 @@ class QuadraticModel:
         xp = self.xp
         if free.shape[0] == 1:
             return lambda A: xp.where(free, A, 0.0)
-        whole = xp.all(free, axis=0) & (self.shiftable | ~self.penalized[0, :])
+        whole = xp.all(free, axis=0) & self.shiftable
+        if not bool(xp.any(whole)):
+            return lambda A: xp.where(free, A, 0.0)
 
         def project(A):
             A = xp.where(free, A, 0.0)
