@@ -49,7 +49,8 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
 
     l1_ratio : float, default=0.0
         Elastic-net mixing: 0 is a pure L2 penalty, 1 a pure L1 penalty.
-        The L1 part is handled by a proximal step (soft-thresholding).
+        The L1 part is handled exactly (soft-thresholding, or inside the
+        proximal Newton subproblem), which gives exact zeros.
 
     fit_intercept : bool, default=True
         Whether to fit the intercepts ``b`` (never penalised).
@@ -158,8 +159,8 @@ class SoftmaxGDClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstim
 
     random_state : int, RandomState instance or None, default=None
         Seeds the shuffling, the validation split, the step-size estimate and
-        the random rows of Newton-CG's Hessian sample (a fixed seed when
-        None, so that full-batch fits are deterministic); an int gives
+        the random rows of the Newton solvers' Hessian sample (a fixed seed
+        when None, so that full-batch fits are deterministic); an int gives
         bitwise identical models.
 
     Attributes

@@ -18,7 +18,6 @@ from ._sampling import HessianSample, hessian_sample
 #: The steps along a face's Newton step that ``orthant_step`` tries, each
 #: projected on the face, before it stops where the first entry reaches zero.
 PROJECTED_STEPS = (1.0, 0.5, 0.25, 0.125)
-HALVE = 0.5
 
 
 @dataclass(frozen=True)
@@ -34,9 +33,11 @@ class ProxNewtonOptions:
     (``forcing_cap``). ``cg_forcing``: the relative residual after which
     the conjugate gradients on a face stop where an entry changes sign.
     ``damping``: the model's Hessian gets ``damping * opt / opt_0`` times
-    the per-feature curvature added (``opt`` the optimality measure, ``opt_0``
-    its value at the start), which keeps the early steps from running far
-    along directions of little curvature and vanishes near the optimum.
+    the per-feature curvature added (``opt`` the optimality measure,
+    ``opt_0`` its value at the start; more after subproblems cut short by
+    ``max_products``, ``Schedule``), which keeps the early steps from
+    running far along directions of little curvature and vanishes near the
+    optimum.
     ``min_working_set``: the working set's size when no feature is nonzero;
     ``growth``: the working set holds up to this many times the features
     that are nonzero (``working_set``).
@@ -45,11 +46,11 @@ class ProxNewtonOptions:
     sample: HessianSample = field(
         default_factory=lambda: HessianSample(rows_per_feature=10, min_rows=1000)
     )
-    max_products: int = 200
+    max_products: int = 50
     first_forcing: float = 0.1
     forcing_bounds: tuple[float, float] = (0.1, 0.5)
     cg_forcing: float = 0.3
-    damping: float = 2.0
+    damping: float = 1.0
     min_working_set: int = 32
     growth: float = 2.0
 
@@ -67,30 +68,29 @@ def prox_newton(objective, P, f, g, threshold, options, seed):
     sample of the rows, in its dtype, as Newton-CG's
     (``hessian_sample``), and on the working set's columns only
     (``objective.on_columns``); the sample doubles when a step shows that
-    it misleads (``SampleSchedule``). Where every coefficient is zero (the
+    it misleads (``Schedule``). Where every coefficient is zero (the
     start of a fit, or an empty working set) the step is the exact one to
     the best intercepts (``intercept_step``): an all-zero solution is found
     in one iteration.
     """
     xp = objective.xp
-    schedule = SampleSchedule(objective, options, seed)
+    schedule = Schedule(objective, options, seed)
     lipschitz = BacktrackingLipschitz()
     J = f + objective.nonsmooth_value(P)
     opt0 = opt = objective.optimality(P, g)
     eta = options.first_forcing
     while True:
         mask = working_set(objective, P, g, options)
-        d = None
+        d, quadratic, exhausted = None, 0.0, False
         if not bool(xp.any(mask)) or _null_model(objective, P, g, threshold):
             d = intercept_step(objective, P, g)
-        quadratic = 0.0
         if d is not None:
             decrease = _dot(g, d, xp)
         else:
             model = schedule.rows.model(objective, P, g, mask)
-            model.damping = options.damping * opt / opt0
+            model.damping = schedule.damping(opt / opt0)
             lipschitz.relax()
-            D, HD = solve_model(model, eta, options, lipschitz)
+            D, HD, exhausted = solve_model(model, eta, options, lipschitz)
             d, decrease = model.full_step(D), model.decrease(D)
             quadratic = _dot(D, HD, xp)
             del model, D, HD
@@ -105,7 +105,8 @@ def prox_newton(objective, P, f, g, threshold, options, seed):
         opt = objective.optimality(P, g)
         predicted = t * decrease + 0.5 * t * t * quadratic
         misleads = t < 1 or (J - J_before) > 0.25 * predicted
-        schedule.update(misleads or (eta < 0.1 and opt > HALVE * opt_before))
+        slow = eta < 0.1 and opt > 0.5 * opt_before
+        schedule.update(misleads or slow, exhausted)
         eta = min(schedule.forcing_cap(), math.sqrt(opt / opt0))
         yield Iteration(P, J, opt, t)
 
@@ -121,22 +122,35 @@ def _null_model(objective, P, g, threshold):
     return not bool(xp.any(W != 0)) and float(xp.max(xp.abs(g[:, -1]))) > threshold
 
 
-class SampleSchedule:
-    """The Hessian sample of a proximal Newton fit and the rows it keeps for
-    the working set (``WorkingSetRows``): it doubles (the larger sample
-    contains the smaller), up to all the rows, after a step that the model
-    misled: a step shorter than Newton's, a decrease under a quarter of the
-    model's, or, near the optimum, an optimality measure that did not
-    halve (Newton-CG's rule)."""
+class Schedule:
+    """The Hessian sample of a proximal Newton fit, with the rows it keeps
+    for the working set (``rows``, a ``WorkingSetRows``), and its damping.
+
+    The sample doubles (the larger contains the smaller), up to all the
+    rows, after a step that the model misled: a step shorter than Newton's,
+    a decrease under a quarter of the model's, or, near the optimum, an
+    optimality measure that did not halve (Newton-CG's rule); not after a
+    subproblem cut short by its budget of products, which says that the
+    model is hard to solve, not that it is wrong. The damping is
+    ``options.damping * opt / opt_0`` times a factor that quadruples after
+    each subproblem cut short (a damped model is better conditioned) and
+    halves back towards 1 after each one solved.
+    """
 
     def __init__(self, objective, options, seed):
         self.objective, self.options, self.seed = objective, options, seed
         self.fraction = options.sample.fraction
         self.rows = WorkingSetRows(hessian_sample(objective, options.sample, seed))
+        self.factor = 1.0
 
-    def update(self, misleads):
+    def damping(self, progress):
+        """The damping at an optimality ``progress = opt / opt_0``."""
+        return self.options.damping * self.factor * progress
+
+    def update(self, misleads, exhausted):
         curvature = self.rows.sample
-        if misleads and curvature is not self.objective:
+        self.factor = 4 * self.factor if exhausted else max(1.0, self.factor / 2)
+        if misleads and not exhausted and curvature is not self.objective:
             self.fraction *= 2
             sample = hessian_sample(
                 self.objective,
@@ -448,9 +462,10 @@ class QuadraticModel:
 
 
 def solve_model(model, eta, options, lipschitz):
-    """An approximate minimiser ``D`` of the ``QuadraticModel`` and ``H D``:
-    the model's residual (``residual``) ``eta`` times that of ``D = 0``,
-    within ``options.max_products`` Hessian products.
+    """An approximate minimiser ``D`` of the ``QuadraticModel``, ``H D``, and
+    whether the budget ran out first: the model's residual (``residual``)
+    ``eta`` times that of ``D = 0``, within ``options.max_products`` Hessian
+    products.
 
     Each round first shifts the columns along the directions the data term
     does not see (``best_shift``), then takes a Newton step on an orthant
@@ -480,7 +495,7 @@ def solve_model(model, eta, options, lipschitz):
             budget -= used
         D, HD = D_new, HD_new
         residual = model.residual(D, model.g + HD)
-    return D, HD
+    return D, HD, residual > tol
 
 
 def orthant_step(model, D, HD, tol, loose, budget):
