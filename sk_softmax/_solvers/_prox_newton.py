@@ -99,14 +99,13 @@ def prox_newton(objective, P, f, g, threshold, options, seed):
         step = proximal_line_search(objective, P, J, d, decrease, opt)
         if step is None:  # no decrease possible in floating point
             return "precision"
-        J_before, opt_before = J, opt
+        J_before = J
         t, P, f, g, J = step
         del step, d
         opt = objective.optimality(P, g)
         predicted = t * decrease + 0.5 * t * t * quadratic
         misleads = t < 1 or (J - J_before) > 0.25 * predicted
-        slow = eta < 0.1 and opt > 0.5 * opt_before
-        schedule.update(misleads or slow, exhausted)
+        schedule.update(misleads, exhausted)
         eta = min(schedule.forcing_cap(), math.sqrt(opt / opt0))
         yield Iteration(P, J, opt, t)
 
@@ -127,11 +126,13 @@ class Schedule:
     for the working set (``rows``, a ``WorkingSetRows``), and its damping.
 
     The sample doubles (the larger contains the smaller), up to all the
-    rows, after a step that the model misled: a step shorter than Newton's,
-    a decrease under a quarter of the model's, or, near the optimum, an
-    optimality measure that did not halve (Newton-CG's rule); not after a
-    subproblem cut short by its budget of products, which says that the
-    model is hard to solve, not that it is wrong. The damping is
+    rows, after a step that the model misled: a step shorter than Newton's
+    or a decrease under a quarter of the model's; not after a subproblem
+    cut short by its budget of products, which says that the model is hard
+    to solve, not that it is wrong, nor (unlike Newton-CG) after a step
+    that merely failed to halve the optimality measure: here that is mostly
+    the faces still changing, and a larger sample would only make every
+    product dearer. The damping is
     ``options.damping * opt / opt_0`` times a factor that quadruples after
     each subproblem cut short (a damped model is better conditioned) and
     halves back towards 1 after each one solved.
