@@ -132,10 +132,10 @@ class Schedule:
     to solve, not that it is wrong, nor (unlike Newton-CG) after a step
     that merely failed to halve the optimality measure: here that is mostly
     the faces still changing, and a larger sample would only make every
-    product dearer. The damping is
-    ``options.damping * opt / opt_0`` times a factor that quadruples after
-    each subproblem cut short (a damped model is better conditioned) and
-    halves back towards 1 after each one solved.
+    product dearer. The damping is ``options.damping * opt / opt_0`` times
+    a factor that quadruples after each subproblem cut short (a damped
+    model is better conditioned) and halves back towards 1 after each one
+    solved.
     """
 
     def __init__(self, objective, options, seed):
@@ -149,6 +149,8 @@ class Schedule:
         return self.options.damping * self.factor * progress
 
     def update(self, misleads, exhausted):
+        """After a step: whether the model ``misleads`` and whether its
+        subproblem was ``exhausted`` (cut short by its budget)."""
         curvature = self.rows.sample
         self.factor = 4 * self.factor if exhausted else max(1.0, self.factor / 2)
         if misleads and not exhausted and curvature is not self.objective:
