@@ -88,6 +88,10 @@ class Backend(Protocol):
         """These rows with an empty last column, or None
         (``ArrayBackend.padded``)."""
 
+    def columns(self, index):
+        """These rows on the columns ``index`` only, or None
+        (``ArrayBackend.columns``)."""
+
     def parameter_layout(self, P):
         """``P`` in the memory order that the products with ``X`` read
         without a transposing copy."""
@@ -431,6 +435,17 @@ class ArrayBackend:
             shape=(X.shape[0], columns.shape[0]),
         )
         return self._with(X_used, self.y, self.w), columns
+
+    def columns(self, index):
+        """These rows on the columns ``index`` (a sorted numpy index array)
+        only, a copy of those columns: numpy and scipy sparse rows, None
+        for other namespaces. The proximal Newton solver's Hessian products
+        on its working set of features cost the working set's columns, not
+        the ``d`` features (``_solvers.prox_newton``)."""
+        if not self.numpy:
+            return None
+        X = self.X[:, index] if self.sparse else np.take(self.X, index, axis=1)
+        return self._with(X, self.y, self.w)
 
     def padded(self):
         """These rows with one more column, empty, after the others: CSR

@@ -52,7 +52,8 @@ class SoftmaxGDClassifier(
 
     l1_ratio : float, default=0.0
         Elastic-net mixing: 0 is a pure L2 penalty, 1 a pure L1 penalty.
-        The L1 part is handled by a proximal step (soft-thresholding).
+        The L1 part is handled exactly (soft-thresholding, or inside the
+        proximal Newton subproblem), which gives exact zeros.
 
     fit_intercept : bool, default=True
         Whether to fit the intercepts ``b`` (never penalised).
@@ -84,7 +85,8 @@ class SoftmaxGDClassifier(
         - A float ``eta > 0``: the derivation's update with that constant step,
           ``W <- W - eta * grad_W``, ``b <- b - eta * grad_b``.
 
-    solver : {"auto", "lbfgs", "newton-cg", "fista"}, default="auto"
+    solver : {"auto", "lbfgs", "newton-cg", "prox-newton", "fista"}, \
+            default="auto"
         The full-batch method; only used when ``batch_size=None`` and
         ``learning_rate="auto"``. All of them use the hand-derived gradients.
 
@@ -108,11 +110,17 @@ class SoftmaxGDClassifier(
         - "lbfgs": L-BFGS with a strong Wolfe line search, its initial
           inverse Hessian scaled feature by feature by the curvature at the
           start. Smooth penalty only.
+        - "prox-newton": proximal Newton for any ``l1_ratio``. Each iteration
+          minimises the quadratic model of the smooth part (its Hessian on a
+          sample of the rows, as "newton-cg") plus the L1 part, over a
+          working set of features (the nonzero ones and those that violate
+          optimality most), by conjugate gradients on the model's orthant
+          faces, then backtracks on the whole objective.
         - "fista": accelerated proximal gradient with adaptive restart and a
           backtracking step size per feature, from its curvature; any
           ``l1_ratio``.
         - "auto": "newton-cg" for a smooth penalty, which adapts to the
-          problem's size as above, "fista" otherwise (see
+          problem's size as above, "prox-newton" otherwise (see
           ``benchmarks/README.md`` for how they compare).
 
     power_t : float, default=0.5
@@ -163,8 +171,8 @@ class SoftmaxGDClassifier(
 
     random_state : int, RandomState instance or None, default=None
         Seeds the shuffling, the validation split, the step-size estimate and
-        the random rows of Newton-CG's Hessian sample (a fixed seed when
-        None, so that full-batch fits are deterministic); an int gives
+        the random rows of the Newton solvers' Hessian sample (a fixed seed
+        when None, so that full-batch fits are deterministic); an int gives
         bitwise identical models.
 
     Attributes
@@ -240,7 +248,7 @@ class SoftmaxGDClassifier(
             StrOptions({"auto", "constant", "invscaling", "adaptive"}),
             Interval(Real, 0, None, closed="neither"),
         ],
-        "solver": [StrOptions({"auto", "lbfgs", "newton-cg", "fista"})],
+        "solver": [StrOptions({"auto", "lbfgs", "newton-cg", "prox-newton", "fista"})],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],

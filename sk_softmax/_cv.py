@@ -166,7 +166,8 @@ class SoftmaxGDClassifierCV(CallbackSupportMixin, LinearClassifierMixin, BaseEst
     fit_intercept : bool, default=True
         Whether to fit the intercepts (never penalised).
 
-    solver : {"auto", "lbfgs", "newton-cg", "fista"}, default="auto"
+    solver : {"auto", "lbfgs", "newton-cg", "prox-newton", "fista"}, \
+            default="auto"
         The full-batch method of each fit, as in
         :class:`SoftmaxGDClassifier`; "auto" chooses it for each penalty.
 

@@ -563,6 +563,11 @@ class DaskBackend:
         would be a reduction over the workers, for the same step)."""
         return None
 
+    def columns(self, index):
+        """None: the rows stay on every column (``ArrayBackend.columns``
+        copies columns in memory only)."""
+        return None
+
     def padded(self):
         """None: the rows stay as they are on the workers
         (``ArrayBackend.padded`` pads CSR rows in memory only)."""

@@ -299,15 +299,19 @@ def _sliced_hessian(xp, X, w, S_t, intercept, rows=4096):
     return total
 
 
-def curvature(xp, X, y, w, S_t):
+def curvature(xp, X, y, w, S_t, per_class=False):
     """This block's share of the class mean of the Hessian's diagonal, per
     feature and for the intercepts: ``(sum_i w_i c_i x_ij^2, sum_i w_i
     c_i)`` with ``c_i`` the mean over the rows of ``S^T`` of ``s_ik (1 -
     s_ik)``: ``(1 - sum_k s_ik^2) / K`` for the softmax, whose
     probabilities sum to 1, and ``s_i (1 - s_i)`` for two classes on one
-    row. Sparse ``X`` is squared on its data array only, sharing the
-    indices."""
+    row. With ``per_class``, the diagonal itself, one row per row of
+    ``S^T``: ``c_ik = s_ik (1 - s_ik)``, shapes (K, d) and (K,). Sparse
+    ``X`` is squared on its data array only, sharing the indices."""
     K = S_t.shape[0]
+    if per_class:
+        wc = w * (S_t * (1.0 - S_t))
+        return _entries_product(X, wc, _square), xp.sum(wc, axis=1)
     if K == 1:
         wc = w * (S_t[0, :] * (1.0 - S_t[0, :]))
     else:
@@ -336,7 +340,8 @@ def _square(a):
 
 
 def _entries_product(X, v, f):
-    """``v @ f(X)`` for an elementwise ``f`` with ``f(0) = 0``.
+    """``v @ f(X)`` for an elementwise ``f`` with ``f(0) = 0``, ``v`` of
+    shape (n,) or (K, n).
 
     Sparse ``X`` (CSR or CSC): ``f`` of its data array only, sharing the
     indices. That copy of the data array is two thirds of ``X``'s bytes
@@ -344,7 +349,7 @@ def _entries_product(X, v, f):
     """
     if sp.issparse(X):
         X_f = type(X)((f(X.data), X.indices, X.indptr), shape=X.shape)
-        return X_f.T @ v
+        return X_f.T @ v if v.ndim == 1 else (X_f.T @ v.T).T
     return v @ f(X)
 
 

@@ -189,7 +189,7 @@ class SoftmaxObjective:
 
         return apply
 
-    def feature_curvature(self, P, forward=None):
+    def feature_curvature(self, P, forward=None, fill=True, per_class=False):
         """A diagonal approximation of the Hessian of ``f`` at ``P``, the same
         for every class: one number per column of ``P`` (per feature, then
         the intercepts), an array of shape ``(P.shape[1],)`` that broadcasts
@@ -209,15 +209,17 @@ class SoftmaxObjective:
         by ``forward``, as in ``hessp``) and a pass over the squared entries
         of ``X``. Entries without curvature (a feature absent from these
         rows, no penalty) take the mean of the others, so that all are
-        positive.
+        positive; with ``fill=False`` they stay zero. With ``per_class``,
+        the Hessian's diagonal itself, an array shaped like ``P``
+        (``_loss.curvature``).
         """
         xp = self.xp
         kept = self.probabilities_t(P) if forward is None else forward
-        M_W, M_b = self.data.map_sum(_loss.curvature, kept=kept)
+        M_W, M_b = self.data.map_sum(_loss.curvature, per_class, kept=kept)
         M = M_W + self.penalty.l2
         if self.fit_intercept:
-            M = xp.concat([M, xp.reshape(M_b, (1,))])
-        return _fill_non_positive(M, xp)
+            M = xp.concat([M, xp.reshape(M_b, M.shape[:-1] + (1,))], axis=-1)
+        return _fill_non_positive(M, xp) if fill else M
 
     def hessian(self, P, forward=None):
         """The Hessian of ``f`` at ``P`` as a ``(p, p)`` array, ``p`` the
@@ -276,6 +278,25 @@ class SoftmaxObjective:
         data, columns = found
         if self.fit_intercept:
             columns = np.concatenate([columns, [self.n_features]])
+        return self._on(data), columns
+
+    def on_columns(self, index):
+        """This objective on the features ``index`` only (a sorted numpy
+        index array; ``data.columns``): ``(objective, columns)``,
+        ``columns`` the columns of ``P`` it keeps, the intercepts'
+        included; None where the rows cannot be restricted.
+
+        At a ``P`` that is zero on every other feature, its value, gradient
+        and Hessian are those of this objective on the kept columns of
+        ``P``. ``_solvers.prox_newton`` takes its Hessian products on its
+        working set of features this way.
+        """
+        data = self.data.columns(index)
+        if data is None:
+            return None
+        columns = index
+        if self.fit_intercept:
+            columns = np.concatenate([index, [self.n_features]])
         return self._on(data), columns
 
     # ---------------------------------------------------------- mini-batches

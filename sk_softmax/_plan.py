@@ -169,11 +169,11 @@ def _full_batch_method(solver, l1_ratio):
     penalty; raises if that method cannot handle it."""
     smooth = l1_ratio == 0
     if solver == "auto":
-        return "newton-cg" if smooth else "fista"
+        return "newton-cg" if smooth else "prox-newton"
     if not smooth and solver in ("newton-cg", "lbfgs"):
         raise ValueError(
             f"solver={solver!r} handles a smooth penalty only "
-            f"(l1_ratio=0); got l1_ratio={l1_ratio}. Use solver='fista' "
-            "or 'auto'."
+            f"(l1_ratio=0); got l1_ratio={l1_ratio}. Use solver='prox-newton', "
+            "'fista' or 'auto'."
         )
     return solver

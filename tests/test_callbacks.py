@@ -24,11 +24,12 @@ from sk_softmax import SoftmaxGDClassifier
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-# The fitting paths: mini-batch, and the three full-batch solvers.
+# The fitting paths: mini-batch, and the full-batch solvers.
 PATHS = {
     "minibatch": dict(batch_size=32, random_state=0, n_iter_no_change=1000),
     "lbfgs": dict(),
-    "agd": dict(l1_ratio=0.5),
+    "agd": dict(l1_ratio=0.5, solver="fista"),
+    "prox-newton": dict(l1_ratio=0.5),
     "gd": dict(learning_rate=0.1),
 }
 

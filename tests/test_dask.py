@@ -186,6 +186,20 @@ def test_converges_to_numpy_optimum_threaded():
     assert_allclose(model.predict_proba(X), expected.predict_proba(X), atol=1e-8)
 
 
+def test_prox_newton_reaches_the_numpy_optimum_threaded():
+    """Elastic net (the default solver for it, proximal Newton, whose
+    Hessian products stay on every column of Dask rows): the numpy fit's
+    optimum and support."""
+    X, y = _data(n=3000, n_classes=4, seed=2)
+    params = dict(alpha=1e-2, l1_ratio=0.5, **TIGHT)
+    expected = SoftmaxGDClassifier(**params).fit(X, y)
+    with dask.config.set(scheduler="threads"):
+        model = _fit(SoftmaxGDClassifier(**params), *_chunked(X, y))
+    assert np.any(expected.coef_ == 0)
+    assert_array_equal(model.coef_ == 0, expected.coef_ == 0)
+    assert_allclose(model.coef_, expected.coef_, atol=1e-6)
+
+
 def test_float32_threaded():
     X, y = _data(n=800, seed=7)
     X = X.astype(np.float32)

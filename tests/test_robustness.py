@@ -644,6 +644,7 @@ WEIGHT_FITS = {
     "auto": {},
     "lbfgs": {"solver": "lbfgs"},
     "fista_l1": {"solver": "fista", "l1_ratio": 0.5},
+    "prox_newton_l1": {"solver": "prox-newton", "l1_ratio": 0.5},
     "minibatch": {"batch_size": 16, "random_state": 0, "max_iter": 20},
 }
 
@@ -782,6 +783,7 @@ INVARIANT_FITS = {
     "newton-cg": {"solver": "newton-cg"},
     "lbfgs": {"solver": "lbfgs"},
     "fista_l1": {"solver": "fista", "l1_ratio": 0.5},
+    "prox_newton_l1": {"solver": "prox-newton", "l1_ratio": 0.5},
     "float_step": {"learning_rate": 0.5},
     "constant_minibatch": {"learning_rate": "constant", "batch_size": 16},
     "adaptive_minibatch": {"batch_size": 16},

@@ -327,6 +327,8 @@ SOLVER_PROBLEMS = [
     ("fista", 0.5),
     ("lbfgs", 0.0),
     ("newton-cg", 0.0),
+    ("prox-newton", 0.5),
+    ("prox-newton", 1.0),
 ]
 
 

@@ -7,7 +7,8 @@ driver that runs every solver's iterations, mini-batch included.
 - ``_line_search.py``: the strong Wolfe and the backtracking line searches;
 - ``_sampling.py``: the Hessian sample's policy (``HessianSample``);
 - the methods, each a generator with its options dataclass:
-  ``_newton_cg.py``, ``_lbfgs.py``, ``_fista.py``, ``_gd.py``.
+  ``_newton_cg.py``, ``_prox_newton.py``, ``_lbfgs.py``, ``_fista.py``,
+  ``_gd.py``.
 
 ``minimize`` runs one of them from a start point. The stopping test is
 scale-free: ``optimality`` is the max-norm of the minimal-norm subgradient
@@ -35,12 +36,14 @@ from ._fista import FISTAOptions, fista
 from ._gd import GDOptions, gradient_descent
 from ._lbfgs import LBFGSOptions, lbfgs
 from ._newton_cg import NewtonCGOptions, newton_cg
+from ._prox_newton import ProxNewtonOptions, prox_newton
 from ._sampling import HessianSample, hessian_sample
 
 #: The full-batch methods by name (the estimator's ``solver``; "gd" is a
 #: float ``learning_rate``): ``(solver, options class)``.
 SOLVERS = {
     "newton-cg": (newton_cg, NewtonCGOptions),
+    "prox-newton": (prox_newton, ProxNewtonOptions),
     "lbfgs": (lbfgs, LBFGSOptions),
     "fista": (fista, FISTAOptions),
     "gd": (gradient_descent, GDOptions),
@@ -57,6 +60,7 @@ __all__ = [
     "Iteration",
     "LBFGSOptions",
     "NewtonCGOptions",
+    "ProxNewtonOptions",
     "SolverResult",
     "check_finite",
     "drive",

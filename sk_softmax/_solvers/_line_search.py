@@ -102,3 +102,33 @@ def backtracking_line_search(
         t_min = -gd * t * t / (2 * curvature) if curvature > 0 else 0.5 * t
         t = min(max(t_min, 0.1 * t), 0.5 * t)
     return None
+
+
+def proximal_line_search(objective, P, J, d, decrease, opt, *, c1=1e-4, max_trials=40):
+    """The proximal Newton step ``t = 1`` along ``d``, shortened until the
+    whole objective ``J = f + h`` (smooth part and L1 part) decreases
+    enough: ``J(P + t d) <= J + c1 t decrease``, with ``decrease = <g, d> +
+    h(P + d) - h(P)`` (< 0 for a direction that lowers the quadratic model;
+    Lee, Sun and Saunders, 2014). ``h`` is convex, so ``t decrease`` bounds
+    ``h``'s share of the change at ``t`` from above; the trials shrink ``t``
+    as ``backtracking_line_search`` does, with ``decrease`` as the slope. A
+    step that leaves ``J`` unchanged to rounding but lowers the optimality
+    measure (``opt`` at ``P``) is accepted too.
+
+    Returns ``(t, P_new, f_new, g_new, J_new)``, or None if no trial
+    succeeds."""
+    eps = finfo_eps(P, objective.xp)
+    t = 1.0
+    for _ in range(max_trials):
+        P_new = P + t * d
+        f_new, g_new = objective.smooth_value_and_gradient(P_new)
+        J_new = f_new + objective.nonsmooth_value(P_new)
+        if J_new <= J + c1 * t * decrease or (
+            abs(J_new - J) <= 16 * eps * abs(J)
+            and objective.optimality(P_new, g_new) < opt
+        ):
+            return t, P_new, f_new, g_new, J_new
+        curvature = J_new - J - decrease * t
+        t_min = -decrease * t * t / (2 * curvature) if curvature > 0 else 0.5 * t
+        t = min(max(t_min, 0.1 * t), 0.5 * t)
+    return None
