@@ -5,7 +5,8 @@ L1 and elastic-net: sparsity path and class templates
 
 With ``l1_ratio > 0`` the penalty
 ``alpha * ((1 - l1_ratio) / 2 * ||W||^2 + l1_ratio * ||W||_1)`` sets
-coefficients exactly to zero (FISTA's proximal step is a soft-thresholding).
+coefficients exactly to zero (the default solver, proximal Newton, keeps the
+L1 part exact in each step's subproblem).
 We follow the number of nonzero coefficients of the digits model as ``alpha``
 grows, for a pure L1 and an elastic-net penalty, warm-starting each fit from
 the previous one, and draw the ten class templates (the rows of ``coef_``) as

@@ -91,8 +91,9 @@ def prox_newton(objective, P, f, g, threshold, options, seed):
             model.damping = schedule.damping(opt / opt0)
             lipschitz.relax()
             D, HD, exhausted = solve_model(model, eta, options, lipschitz)
-            d, decrease = model.full_step(D), model.decrease(D)
             quadratic = _dot(D, HD, xp)
+            D = model.centred(D)
+            d, decrease = model.full_step(D), model.decrease(D)
             del model, D, HD
         if not decrease < 0:  # the model sees no decrease: as close as it gets
             return "precision"
@@ -330,10 +331,10 @@ class QuadraticModel:
         raw = rows.feature_curvature(P_low, forward, fill=False, per_class=True)
         self.M = as_dtype(_fill_non_positive(raw, xp), P.dtype, xp)
         self.extra, self.shiftable = None, penalized[0, :]
+        self.intercepts = ~penalized
         if not bool(xp.all(raw > 0)):
             self.extra = as_dtype(xp.where(raw > 0, 0.0, self.M), P.dtype, xp)
             self.shiftable = self.shiftable & xp.all(raw > 0, axis=0)
-        self.intercepts = ~penalized
         self._hessp = rows.hessp(P_low, forward)
         self.damping = 0.0
         unit = xp.where(penalized, self.M / (scales * scales), 0.0)
@@ -427,12 +428,11 @@ class QuadraticModel:
         Such a column's shifts are directions the data term does not see
         (``best_shift``): along them the model is the penalty alone, linear
         on the face (with no L2 part, without curvature), and the conjugate
-        gradients would find no minimiser; ``best_shift`` sets them. The
-        intercepts' column too (``centred``)."""
+        gradients would find no minimiser; ``best_shift`` sets them."""
         xp = self.xp
         if free.shape[0] == 1:
             return lambda A: xp.where(free, A, 0.0)
-        whole = xp.all(free, axis=0) & (self.shiftable | self.intercepts[0, :])
+        whole = xp.all(free, axis=0) & self.shiftable
         if not bool(xp.any(whole)):
             return lambda A: xp.where(free, A, 0.0)
 
@@ -442,16 +442,19 @@ class QuadraticModel:
 
         return project
 
-    def centred(self, E):
-        """``E`` with its intercepts' column shifted to sum to zero over the
-        classes (K > 1). Only the damping sees that shift; the smooth part's
-        gradient sums to zero over the classes, so every other solver keeps
-        the intercepts' sum where the fit started (zero from scratch), and
-        a model's intercepts do not depend on the solver that found it."""
+    def centred(self, D):
+        """``D`` with its intercepts' column shifted to sum to zero over the
+        classes (K > 1), a step with the same ``J`` at its end and the same
+        ``decrease``. Only the model's damping sees that shift; every other
+        solver's steps keep the intercepts' sum where the fit started (the
+        smooth part's gradient sums to zero over the classes), and so the
+        intercepts found do not depend on the solver or the start. (Left
+        inside the subproblem, where the conjugate gradients move along it
+        freely: projected out there, they stall on near-singular faces.)"""
         xp = self.xp
-        if E.shape[0] == 1:
-            return E
-        return xp.where(self.intercepts, E - xp.mean(E, axis=0), E)
+        if D.shape[0] == 1:
+            return D
+        return xp.where(self.intercepts, D - xp.mean(D, axis=0), D)
 
     def l1_change(self, D, D_new):
         """``h(P + D_new) - h(P + D)``, entry by entry: ``sign (D_new - D)``
@@ -616,7 +619,6 @@ def prox_gradient_step(model, D, HD, lipschitz, budget):
         step = 1.0 / (lipschitz.L * model.M)
         U_new = model.prox(U - step * r, step)
         D_new = xp.where(U_new == 0, -model.P, D + (U_new - U))
-        D_new = xp.where(model.intercepts, D + model.centred(D_new - D), D_new)
         E = D_new - D
         HE = model.hessp(E)
         if _dot(E, HE, xp) <= lipschitz.L * _dot(E, model.M * E, xp):
