@@ -13,7 +13,12 @@ import pytest
 import scipy.sparse as sp
 from _problems import objective
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.datasets import load_breast_cancer, load_wine, make_classification
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_digits,
+    load_wine,
+    make_classification,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
@@ -393,6 +398,20 @@ def test_default_for_l1_and_no_convergence_warning():
     fista.fit(X, y)
     assert fista.n_iter_ > 3 * clf.n_iter_
     assert_allclose(clf.predict_proba(X), fista.predict_proba(X), atol=1e-3)
+
+
+@pytest.mark.parametrize("l1_ratio", [0.5, 1.0])
+def test_converges_at_a_small_alpha_with_centred_intercepts(l1_ratio):
+    """Digits at alpha=1e-4: many features near their kinks and faces close
+    to singular. The fit converges (a stall ends in a "precision"
+    ConvergenceWarning) in a few dozen iterations, and the intercepts keep
+    the zero sum the fit started from, as FISTA's do."""
+    X, y = _standardized(load_digits)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf = SoftmaxGDClassifier(alpha=1e-4, l1_ratio=l1_ratio, tol=1e-6).fit(X, y)
+    assert clf.n_iter_ <= 60
+    assert abs(np.sum(clf.intercept_)) <= 1e-10 * np.max(np.abs(clf.intercept_))
 
 
 def test_registered_and_public():
