@@ -1,6 +1,7 @@
 """Small random problems and numerical helpers shared by the tests of the
 internals (``test_backend``, ``test_loss``, ``test_objective``,
-``test_solvers``, ``test_minibatch``). Labels are label indices ``y``, as in
+``test_solvers``, ``test_prox_newton``, ``test_minibatch``), and a solver
+run from a start point with the measures its tests assert on. Labels are label indices ``y``, as in
 the package; ``one_hot`` builds the derivation's ``Y`` for the reference
 formulas."""
 
@@ -9,10 +10,14 @@ import pytest
 import scipy.sparse as sp
 
 from sk_softmax._objective import SoftmaxObjective
+from sk_softmax._solvers import SOLVERS, minimize
 
 # Float64 steps for central differences: truncation error O(h^2 f''') and
 # rounding error O(eps |f| / h) are both around 1e-11 with h = 1e-5.
 FD_STEP = 1e-5
+
+#: Options a method cannot do without (``run``).
+REQUIRED_OPTIONS = {"gd": {"learning_rate": 1.0}}
 
 
 def make_data(seed, n=30, d=4, K=3, dtype=np.float64, uniform_weights=False):
@@ -112,3 +117,48 @@ def generic_namespace():
     return pytest.importorskip(
         "array_api_strict", reason="array-api-strict is not installed"
     )
+
+
+# ------------------------------------------------------------ the solvers
+
+
+def never_stop(iteration, state):
+    return False
+
+
+def run(
+    name,
+    obj,
+    P0,
+    *,
+    max_iter=10_000,
+    tol=1e-10,
+    scale=None,
+    report=never_stop,
+    seed=0,
+    options=None,
+    **fields,
+):
+    """``minimize`` with ``options``, or the method's options class built
+    from ``fields`` (its defaults otherwise); returns the ``SolverResult``."""
+    if options is None:
+        options = SOLVERS[name][1](**{**REQUIRED_OPTIONS.get(name, {}), **fields})
+    return minimize(
+        obj,
+        P0,
+        method=name,
+        max_iter=max_iter,
+        tol=tol,
+        scale=scale,
+        report=report,
+        seed=seed,
+        options=options,
+    )
+
+
+def total_value(obj, P):
+    return obj.smooth_value(P) + obj.nonsmooth_value(P)
+
+
+def optimality_at(obj, P):
+    return obj.optimality(P, obj.smooth_value_and_gradient(P)[1])

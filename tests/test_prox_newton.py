@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _problems import objective
+from _problems import never_stop, objective, optimality_at, run, total_value
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import (
     load_breast_cancer,
@@ -26,7 +26,7 @@ from sklearn.preprocessing import StandardScaler
 from sk_softmax import SoftmaxGDClassifier
 from sk_softmax._objective import LogisticObjective, SoftmaxObjective
 from sk_softmax._penalties import ElasticNet
-from sk_softmax._solvers import SOLVERS, ProxNewtonOptions, minimize
+from sk_softmax._solvers import SOLVERS, ProxNewtonOptions
 from sk_softmax._solvers._line_search import proximal_line_search
 from sk_softmax._solvers._prox_newton import (
     QuadraticModel,
@@ -37,30 +37,11 @@ from sk_softmax._solvers._prox_newton import (
 TIGHT = {"tol": 1e-10, "max_iter": 10_000}
 
 
-def never_stop(iteration, state):
-    return False
-
-
 def fit(method, obj, tol=1e-10, options=None, report=never_stop, max_iter=10_000):
     P0 = obj.product_layout(obj.zeros())
-    return minimize(
-        obj,
-        P0,
-        method=method,
-        max_iter=max_iter,
-        tol=tol,
-        scale=None,
-        report=report,
-        options=options,
+    return run(
+        method, obj, P0, max_iter=max_iter, tol=tol, report=report, options=options
     )
-
-
-def total(obj, P):
-    return obj.smooth_value(P) + obj.nonsmooth_value(P)
-
-
-def optimality_at(obj, P):
-    return obj.optimality(P, obj.smooth_value_and_gradient(P)[1])
 
 
 def coefficients(obj, P):
@@ -122,7 +103,7 @@ def test_reaches_the_fista_optimum_with_the_same_support(
     # the intercepts too: their common shift, which no probability sees, is
     # kept where the fit started, as every other solver keeps it
     assert_allclose(ours.P, ref.P, atol=1e-7)
-    assert total(obj, ours.P) == pytest.approx(total(obj, ref.P), rel=1e-12)
+    assert total_value(obj, ours.P) == pytest.approx(total_value(obj, ref.P), rel=1e-12)
 
 
 def test_float32_reaches_the_float64_optimum():
@@ -311,7 +292,7 @@ def test_intercept_step_is_exact_from_any_intercepts():
 @pytest.mark.parametrize("K", [2, 3, 5])
 def test_every_iteration_decreases_the_whole_objective(K):
     obj = problem(K, False, 1.0, seed=K)
-    values = [total(obj, obj.zeros())]
+    values = [total_value(obj, obj.zeros())]
     result = fit("prox-newton", obj, report=lambda i, s: values.append(s.value))
     assert result.status == "converged"
     eps = np.finfo(np.float64).eps
@@ -338,7 +319,7 @@ def test_line_search_refuses_an_ascent_direction():
     )
     t, P_new, _, _, J_new = proximal_line_search(obj, P, J, d, decrease, opt)
     assert J_new <= J + 1e-4 * t * decrease < J
-    assert J_new == pytest.approx(total(obj, P_new), rel=1e-14)
+    assert J_new == pytest.approx(total_value(obj, P_new), rel=1e-14)
 
 
 # ------------------------------------------------------------ the shift

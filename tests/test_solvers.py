@@ -12,7 +12,14 @@ import weakref
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _problems import make_data, objective, solver_problem
+from _problems import (
+    make_data,
+    objective,
+    optimality_at,
+    run,
+    solver_problem,
+    total_value,
+)
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import minimize as scipy_minimize
 
@@ -28,16 +35,13 @@ from sk_softmax._solvers import (
     check_finite,
     drive,
     hessian_sample,
-    minimize,
 )
 from sk_softmax._solvers._line_search import wolfe_line_search
 from sk_softmax._solvers._newton_cg import conjugate_gradient
 
+
 #: Options that a method needs (the constant step of "gd"); the others'
 #: defaults are their options classes' own.
-REQUIRED_OPTIONS = {"gd": {"learning_rate": 1.0}}
-
-
 def make_problem(**kwargs):
     return solver_problem(**kwargs)[0]
 
@@ -46,48 +50,6 @@ def zeros(obj, dtype=np.float64):
     return np.zeros(
         (obj.n_classes, obj.n_features + int(obj.fit_intercept)), dtype=dtype
     )
-
-
-def never_stop(iteration, state):
-    return False
-
-
-def run(
-    name,
-    obj,
-    P0,
-    *,
-    max_iter=10_000,
-    tol=1e-10,
-    scale=None,
-    report=never_stop,
-    seed=0,
-    options=None,
-    **fields,
-):
-    """``minimize`` with ``options``, or the method's options class built
-    from ``fields`` (its defaults otherwise); returns the ``SolverResult``."""
-    if options is None:
-        options = SOLVERS[name][1](**{**REQUIRED_OPTIONS.get(name, {}), **fields})
-    return minimize(
-        obj,
-        P0,
-        method=name,
-        max_iter=max_iter,
-        tol=tol,
-        scale=scale,
-        report=report,
-        seed=seed,
-        options=options,
-    )
-
-
-def total_value(obj, P):
-    return obj.smooth_value(P) + obj.nonsmooth_value(P)
-
-
-def optimality_at(obj, P):
-    return obj.optimality(P, obj.smooth_value_and_gradient(P)[1])
 
 
 def scipy_minimiser(obj, gradient_tol=1e-9):
