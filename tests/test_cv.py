@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import sklearn
+from _callbacks import TaskEndCallback
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_digits, load_iris, make_classification
 from sklearn.exceptions import ConvergenceWarning
@@ -392,20 +393,11 @@ def test_dask_arrays_raise_an_error_that_names_grid_search():
 # ----------------------------------------------------- callbacks and jobs
 
 
-class Recorder:
+class Recorder(TaskEndCallback):
     """Counts the tasks by name, and the models of the "alpha" tasks."""
 
     def __init__(self):
         self.ends, self.models = {}, []
-
-    def setup(self, estimator, context):
-        pass
-
-    def teardown(self, estimator, context):
-        pass
-
-    def on_fit_task_begin(self, estimator, context):
-        pass
 
     def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
         self.ends[context.task_name] = self.ends.get(context.task_name, 0) + 1

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _dask_cluster import local_client
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
@@ -39,18 +40,8 @@ TIGHT = {"tol": 1e-10, "max_iter": 500, "random_state": 0}
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        worker_dashboard_address=None,
-    ) as cluster:
-        with distributed.Client(cluster) as client:
-            # The workers' first task imports scikit-learn (seconds): here,
-            # rather than in the first test's time.
-            client.run(__import__, "sk_softmax.dask")
-            yield client
+    with local_client(processes=True) as client:
+        yield client
 
 
 def _data(n=3000, d=10, n_classes=3, seed=0):

@@ -16,6 +16,7 @@ was before the call (``call_atomic``).
 
 import numpy as np
 import pytest
+from _callbacks import TaskEndCallback
 from _hostile import as_numpy, call_atomic, data, quiet  # tests/_hostile.py
 from numpy.testing import assert_array_equal
 
@@ -60,21 +61,12 @@ def _write(model, how):
         model.loss_curve_ = []
 
 
-class Writer:
+class Writer(TaskEndCallback):
     """Writes into the model it receives at the end of the tasks of
     ``levels`` ("epoch": each iteration; "fit": the end of the fit)."""
 
     def __init__(self, levels, how):
         self.levels, self.how, self.calls = levels, how, 0
-
-    def setup(self, estimator, context):
-        pass
-
-    def teardown(self, estimator, context):
-        pass
-
-    def on_fit_task_begin(self, estimator, context):
-        pass
 
     def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
         level = "epoch" if context.task_name == "epoch" else "fit"

@@ -24,6 +24,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _dask_cluster import local_client
 from _hostile import (  # tests/_hostile.py
     assert_unchanged,
     call_atomic,
@@ -54,16 +55,8 @@ COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=False,
-        dashboard_address=None,
-        worker_dashboard_address=None,
-    ) as cluster:
-        with distributed.Client(cluster) as client:
-            client.run(__import__, "sk_softmax.dask")
-            yield client
+    with local_client(processes=False) as client:
+        yield client
 
 
 @pytest.fixture(params=["threads", "distributed"])

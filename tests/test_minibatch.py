@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _callbacks import TaskEndCallback
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_digits, load_iris
 from sklearn.exceptions import ConvergenceWarning
@@ -727,20 +728,11 @@ def test_lazy_sparse_iterates_equal_the_plain_ones(iris, eta, alpha):
 # ------------------------------------------------------------ early stopping
 
 
-class _EpochRecorder:
+class _EpochRecorder(TaskEndCallback):
     """A callback that keeps a copy of each epoch's model parameters."""
 
     def __init__(self):
         self.params = []
-
-    def setup(self, estimator, context):
-        pass
-
-    def teardown(self, estimator, context):
-        pass
-
-    def on_fit_task_begin(self, estimator, context):
-        pass
 
     def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
         if context.task_name == "epoch":
