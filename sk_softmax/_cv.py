@@ -30,7 +30,6 @@ from sklearn.model_selection import check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils._array_api import (
     _average,
-    _isin,
     _max_precision_float_dtype,
     get_namespace_and_device,
     move_to,
@@ -60,7 +59,7 @@ from ._array_ops import label_values
 from ._backend import TrainingRows, class_totals
 from ._classifier import SoftmaxGDClassifier
 from ._inputs import chunkwise, read_in_memory
-from ._labels import encode_labels, labels_on_device, unique
+from ._labels import check_known, encode_labels, labels_on_device
 from ._monitor import FitMonitor
 from ._objective import SoftmaxObjective
 from ._plan import make_plan
@@ -887,13 +886,7 @@ def _held_out(estimator, X, y, sample_weight):
     check_consistent_length(X, y, sample_weight)
     y, xp_y = labels_on_device(y, xp, device, is_array_api)
     classes = estimator.classes_
-    present = unique(y, xp_y)
-    unknown = present[~_isin(present, classes, xp_y)]
-    if unknown.shape[0]:
-        raise ValueError(
-            f"y has labels that are not among the classes the model was "
-            f"fitted on ({classes!r}): {unknown!r}."
-        )
+    check_known(y, classes, xp_y)
     index = encode_labels(y, classes, xp_y)
     if is_array_api:
         index = move_to(index, xp=xp, device=device)

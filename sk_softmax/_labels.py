@@ -53,14 +53,21 @@ def check_classes(classes_, y, classes, xp, *, incremental, continuing):
                 f"partial_fit, was: {classes_!r}"
             )
         classes = _labels_like(classes_, y, xp)  # a stream may change namespace
+    check_known(y, classes, xp)
+    return classes
+
+
+def check_known(y, classes, xp):
+    """Raise scikit-learn's ``ValueError`` if ``y`` has a label that is not
+    one of ``classes`` (a fitted model's ``classes_``)."""
     present = unique(y, xp)
     unknown = present[~_isin(present, classes, xp)]
     if unknown.shape[0]:
         raise ValueError(
             f"`y` has classes not in `self.classes_`: {unknown!r}; "
-            f"`self.classes_` is {classes!r}."
+            f"`self.classes_` is {classes!r}, the classes the model was "
+            "fitted on."
         )
-    return classes
 
 
 def label(value):

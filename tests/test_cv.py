@@ -463,7 +463,7 @@ def test_score_is_the_scorers_and_rejects_unknown_labels(small):
     )
     accuracy = clf.set_params(scoring=None).score(X, y)
     assert accuracy == pytest.approx(np.mean(clf.predict(X) == y), abs=1e-12)
-    with pytest.raises(ValueError, match="not among the classes"):
+    with pytest.raises(ValueError, match="not in `self.classes_`"):
         clf.score(X, np.where(y == 3, 11, y))
 
 
